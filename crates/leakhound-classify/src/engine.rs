@@ -1,0 +1,220 @@
+//! The matcher: an Aho-Corasick keyword prefilter that opens small windows for keyed rules,
+//! plus one multi-pattern regex for the few rules that have no keyword.
+//!
+//! Most bytes of real data contain no keyword at all, so most bytes are touched
+//! only by the Aho-Corasick automaton; the per-rule regexes run on windows of a
+//! few hundred bytes around each keyword hit.
+
+use crate::rules::{syntax_config, Rule};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use regex_automata::{meta, util::captures::Captures, Anchored, Input};
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// A regex hit before validation.
+#[derive(Debug, Clone)]
+pub(crate) struct RawHit {
+    pub rule: u32,
+    pub value: Range<usize>,
+}
+
+/// The compiled rule set.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    pub rules: Vec<Rule>,
+    ac: Option<AhoCorasick>,
+    kw_rules: Vec<Vec<u32>>,
+    always: Vec<u32>,
+    always_set: Option<meta::Regex>,
+    pub field_rules: Vec<u32>,
+}
+
+/// Longest match an always-on rule may produce; bounds the anchored confirmation.
+const ALWAYS_MAX_MATCH: usize = 256;
+
+impl Engine {
+    pub fn new(rules: Vec<Rule>) -> Result<Engine, crate::rules::RuleError> {
+        let mut keyword_index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut keywords: Vec<Vec<u8>> = Vec::new();
+        let mut kw_rules: Vec<Vec<u32>> = Vec::new();
+        let mut always = Vec::new();
+        let mut field_rules = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            let i = i as u32;
+            if rule.field.is_some() {
+                field_rules.push(i);
+                continue;
+            }
+            if rule.spec.keywords.is_empty() {
+                always.push(i);
+                continue;
+            }
+            for kw in &rule.spec.keywords {
+                let k = kw.as_bytes().to_ascii_lowercase();
+                let idx = *keyword_index.entry(k.clone()).or_insert_with(|| {
+                    keywords.push(k);
+                    kw_rules.push(Vec::new());
+                    keywords.len() - 1
+                });
+                if !kw_rules[idx].contains(&i) {
+                    kw_rules[idx].push(i);
+                }
+            }
+        }
+        let ac = if keywords.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .build(&keywords)
+                    .map_err(|e| crate::rules::RuleError::Invalid {
+                        id: "(keywords)".into(),
+                        message: e.to_string(),
+                    })?,
+            )
+        };
+        let always_set = if always.is_empty() {
+            None
+        } else {
+            let pats: Vec<&str> = always
+                .iter()
+                .map(|&i| rules[i as usize].spec.pattern.as_str())
+                .collect();
+            Some(
+                meta::Regex::builder()
+                    .syntax(syntax_config())
+                    .configure(meta::Config::new().utf8_empty(false))
+                    .build_many(&pats)
+                    .map_err(|e| crate::rules::RuleError::Pattern {
+                        id: "(always-on set)".into(),
+                        message: e.to_string(),
+                    })?,
+            )
+        };
+        Ok(Engine {
+            rules,
+            ac,
+            kw_rules,
+            always,
+            always_set,
+            field_rules,
+        })
+    }
+
+    fn push_captures(&self, rule: u32, caps: &Captures, out: &mut Vec<RawHit>) {
+        let Some(whole) = caps.get_match() else {
+            return;
+        };
+        let value = self.rules[rule as usize]
+            .secret_group
+            .and_then(|g| caps.get_group(g))
+            .map(|s| s.range())
+            .unwrap_or(whole.range());
+        if value.is_empty() {
+            return;
+        }
+        out.push(RawHit { rule, value });
+    }
+
+    /// Runs one rule over a range of the haystack.
+    pub fn run_rule(&self, rule: u32, hay: &[u8], range: Range<usize>, out: &mut Vec<RawHit>) {
+        let re = &self.rules[rule as usize].regex;
+        let mut caps = re.create_captures();
+        let mut input = Input::new(hay).range(range);
+        loop {
+            re.search_captures(&input, &mut caps);
+            let Some(m) = caps.get_match() else {
+                break;
+            };
+            self.push_captures(rule, &caps, out);
+            let next = if m.end() > m.start() {
+                m.end()
+            } else {
+                m.end() + 1
+            };
+            if next > input.end() {
+                break;
+            }
+            input.set_start(next);
+        }
+    }
+
+    /// All candidate hits of the non-field rules in `hay`.
+    pub fn scan(&self, hay: &[u8], out: &mut Vec<RawHit>) {
+        if let Some(ac) = &self.ac {
+            // One open window per rule; keyword hits arrive in order, so merging with
+            // the open window is enough to keep windows disjoint.
+            let mut open: Vec<Option<Range<usize>>> = vec![None; self.rules.len()];
+            let mut closed: Vec<(u32, Range<usize>)> = Vec::new();
+            for m in ac.find_overlapping_iter(hay) {
+                for &r in &self.kw_rules[m.pattern().as_usize()] {
+                    let w = self.rules[r as usize].window();
+                    let range = m.start().saturating_sub(w)..(m.end() + w).min(hay.len());
+                    match &mut open[r as usize] {
+                        Some(cur) if range.start <= cur.end => {
+                            cur.end = cur.end.max(range.end);
+                            cur.start = cur.start.min(range.start);
+                        }
+                        slot => {
+                            if let Some(prev) = slot.replace(range) {
+                                closed.push((r, prev));
+                            }
+                        }
+                    }
+                }
+            }
+            for (r, slot) in open.into_iter().enumerate() {
+                if let Some(range) = slot {
+                    closed.push((r as u32, range));
+                }
+            }
+            for (r, range) in closed {
+                self.run_rule(r, hay, range, out);
+            }
+        }
+        if let Some(set) = &self.always_set {
+            let mut input = Input::new(hay);
+            while let Some(m) = set.search(&input) {
+                // The set reports only the leftmost pattern; confirm every always-on rule
+                // anchored here so that, say, a card number is not hidden by a phone shape.
+                let end = (m.start() + ALWAYS_MAX_MATCH).min(hay.len());
+                let mut furthest = m.end();
+                for &r in &self.always {
+                    let re = &self.rules[r as usize].regex;
+                    let mut caps = re.create_captures();
+                    let anchored = Input::new(hay)
+                        .range(m.start()..end)
+                        .anchored(Anchored::Yes);
+                    re.search_captures(&anchored, &mut caps);
+                    if let Some(am) = caps.get_match() {
+                        furthest = furthest.max(am.end());
+                        self.push_captures(r, &caps, out);
+                    }
+                }
+                let next = furthest.max(m.start() + 1);
+                if next >= hay.len() {
+                    break;
+                }
+                input.set_start(next);
+            }
+        }
+    }
+
+    /// Field-keyed rules whose field pattern matches `field`.
+    pub fn field_rules_for<'a>(&'a self, field: &'a str) -> impl Iterator<Item = u32> + 'a {
+        self.field_rules.iter().copied().filter(move |&r| {
+            self.rules[r as usize]
+                .field
+                .as_ref()
+                .is_some_and(|f| f.is_match(field.as_bytes()))
+        })
+    }
+
+    /// Number of distinct keywords in the prefilter.
+    pub fn keyword_count(&self) -> usize {
+        self.kw_rules.len()
+    }
+}

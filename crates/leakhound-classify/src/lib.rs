@@ -1,0 +1,449 @@
+//! The content classifier: finds secrets, LLM chat transcripts, personal data and
+//! operational metadata in bytes, and returns them redacted and fingerprinted.
+//!
+//! [`Classifier::scan`] takes free text (a file chunk, a log); [`Classifier::scan_value`]
+//! takes one value with the name of the field it came from (a column, a JSON key),
+//! which the scanner uses for sampled database cells.
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+
+mod context;
+mod decode;
+mod engine;
+pub mod files;
+pub mod redact;
+pub mod rules;
+pub mod stream;
+pub mod validate;
+
+use engine::{Engine, RawHit};
+pub use leakhound_model::{Category, Confidence, Severity};
+pub use rules::{Example, Rule, RuleError, RuleSpec};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// How a match was reached when it was not in the raw bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decoding {
+    /// Inside a JSON string (escapes decoded, or a nested JSON document).
+    Json,
+    /// Inside a base64 string.
+    Base64,
+}
+
+/// One finding in scanned bytes.
+#[derive(Debug, Clone)]
+pub struct Match {
+    /// Rule id, e.g. `lh.openai.project-key`.
+    pub rule: Arc<str>,
+    /// Category of the rule.
+    pub category: Category,
+    /// Type reported with the match, e.g. `openai.project-key` or `chat.messages-json`.
+    pub kind: Arc<str>,
+    /// Byte span of the value in the scanned input. For decoded matches this is the
+    /// span of the enclosing encoded string (or record when it cannot be located).
+    pub span: Range<usize>,
+    /// Redacted form of the value.
+    pub evidence: String,
+    /// Hex SHA-256 of the value.
+    pub fingerprint: String,
+    /// Length of the value in bytes.
+    pub length: usize,
+    /// Confidence after context.
+    pub confidence: Confidence,
+    /// Severity of the rule.
+    pub severity: Severity,
+    /// Set when the match was found after decoding.
+    pub decoded: Option<Decoding>,
+    /// The full value; only present when the classifier was built with `reveal`.
+    pub value: Option<String>,
+}
+
+/// Classifier settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Keep full values in matches (the user's explicit `--reveal`).
+    pub reveal: bool,
+    /// Decode JSON records and base64 strings and scan inside them.
+    pub decode: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            reveal: false,
+            decode: true,
+        }
+    }
+}
+
+/// The compiled rule set plus the detectors around it.
+#[derive(Debug)]
+pub struct Classifier {
+    engine: Engine,
+    opts: Options,
+}
+
+/// How deep nested JSON strings are followed; base64 is followed once.
+const MAX_DEPTH: u8 = 3;
+
+impl Classifier {
+    /// The built-in rules plus `extra` (user rules, e.g. from `--rules FILE`).
+    pub fn new(extra: Vec<RuleSpec>, opts: Options) -> Result<Classifier, RuleError> {
+        let mut specs = rules::builtin_specs()?;
+        specs.extend(extra);
+        Ok(Classifier {
+            engine: Engine::new(rules::compile_all(specs)?)?,
+            opts,
+        })
+    }
+
+    /// The built-in rules with default options.
+    pub fn builtin() -> Result<Classifier, RuleError> {
+        Classifier::new(Vec::new(), Options::default())
+    }
+
+    /// The compiled rules, in file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.engine.rules
+    }
+
+    /// Number of distinct prefilter keywords (for `rules list`).
+    pub fn keyword_count(&self) -> usize {
+        self.engine.keyword_count()
+    }
+
+    /// The options it was built with.
+    pub fn options(&self) -> Options {
+        self.opts
+    }
+
+    /// Scans free text. Lines are records: a chat transcript on one line is one match.
+    pub fn scan(&self, hay: &[u8]) -> Vec<Match> {
+        let mut out = Vec::new();
+        self.scan_at(hay, 0, true, &mut out);
+        finish(hay, &mut out, true);
+        out
+    }
+
+    /// Scans one value (a cell, a key's value) with the name of its field as context.
+    /// The whole value is one record.
+    pub fn scan_value(&self, value: &[u8], field: Option<&str>) -> Vec<Match> {
+        let mut out = Vec::new();
+        self.scan_at(value, 0, false, &mut out);
+        if let Some(field) = field {
+            self.scan_field(value, field, 0..value.len(), None, &mut out);
+            context::adjust(field, &mut out);
+        } else if self.opts.decode {
+            // A bare value may itself be base64 of something sensitive.
+            if let Some(decoded) = decode::base64_text(value) {
+                self.scan_nested(
+                    &decoded,
+                    0..value.len(),
+                    Decoding::Base64,
+                    MAX_DEPTH,
+                    &mut out,
+                );
+            }
+        }
+        finish(value, &mut out, false);
+        out
+    }
+
+    fn scan_at(&self, hay: &[u8], depth: u8, lines: bool, out: &mut Vec<Match>) {
+        let mut hits = Vec::new();
+        self.engine.scan(hay, &mut hits);
+        for h in hits {
+            if let Some(m) = self.accept(hay, &h) {
+                out.push(m);
+            }
+        }
+        if self.opts.decode && depth < MAX_DEPTH {
+            let mut sink = Vec::new();
+            let records: Vec<Range<usize>> = if lines {
+                decode::json_lines(hay).collect()
+            } else if decode::looks_like_json(hay) {
+                vec![0..hay.len()]
+            } else {
+                Vec::new()
+            };
+            for rec in records {
+                decode::walk_json(&hay[rec.clone()], &mut |key, text, raw_span| {
+                    let span = raw_span
+                        .map(|s| rec.start + s.start..rec.start + s.end)
+                        .unwrap_or(rec.clone());
+                    if let Some(key) = key {
+                        self.scan_field(text, key, span.clone(), Some(Decoding::Json), &mut sink);
+                    }
+                    if decode::worth_rescanning(text) {
+                        self.scan_nested(text, span.clone(), Decoding::Json, depth + 1, &mut sink);
+                    }
+                    if depth < MAX_DEPTH {
+                        if let Some(decoded) = decode::base64_text(text) {
+                            self.scan_nested(
+                                &decoded,
+                                span,
+                                Decoding::Base64,
+                                MAX_DEPTH,
+                                &mut sink,
+                            );
+                        }
+                    }
+                });
+            }
+            out.extend(sink);
+        }
+    }
+
+    /// Scans decoded bytes and maps every match onto `span` of the outer input.
+    fn scan_nested(
+        &self,
+        inner: &[u8],
+        span: Range<usize>,
+        how: Decoding,
+        depth: u8,
+        out: &mut Vec<Match>,
+    ) {
+        let mut nested = Vec::new();
+        self.scan_at(inner, depth, false, &mut nested);
+        for mut m in nested {
+            m.span = span.clone();
+            m.decoded = Some(m.decoded.unwrap_or(how));
+            out.push(m);
+        }
+    }
+
+    fn scan_field(
+        &self,
+        value: &[u8],
+        field: &str,
+        span: Range<usize>,
+        how: Option<Decoding>,
+        out: &mut Vec<Match>,
+    ) {
+        let mut hits = Vec::new();
+        for r in self.engine.field_rules_for(field) {
+            self.engine.run_rule(r, value, 0..value.len(), &mut hits);
+        }
+        for h in hits {
+            if let Some(mut m) = self.accept(value, &h) {
+                if how.is_some() || span != (0..value.len()) {
+                    m.span = span.clone();
+                    m.decoded = how;
+                }
+                out.push(m);
+            }
+        }
+    }
+
+    /// Validation, placeholder and entropy checks; then redaction.
+    fn accept(&self, hay: &[u8], hit: &RawHit) -> Option<Match> {
+        let rule = &self.engine.rules[hit.rule as usize];
+        let value = &hay[hit.value.clone()];
+        let spec = &rule.spec;
+        if !spec.allow_placeholders
+            && spec.category == Category::Secret
+            && validate::looks_like_placeholder(value)
+        {
+            return None;
+        }
+        if let Some(min) = spec.min_entropy {
+            if validate::shannon_entropy(value) < min {
+                return None;
+            }
+        }
+        if !spec.validators.iter().all(|v| v.check(value)) {
+            return None;
+        }
+        Some(Match {
+            rule: rule.id.clone(),
+            category: spec.category,
+            kind: rule.kind.clone(),
+            span: hit.value.clone(),
+            evidence: redact::evidence(spec.category, &rule.kind, value),
+            fingerprint: redact::fingerprint(value),
+            length: value.len(),
+            confidence: spec.confidence,
+            severity: rule.severity,
+            decoded: None,
+            value: self
+                .opts
+                .reveal
+                .then(|| String::from_utf8_lossy(value).into_owned()),
+        })
+    }
+}
+
+fn line_of(newlines: &[usize], pos: usize) -> usize {
+    newlines.partition_point(|&n| n < pos)
+}
+
+/// Merges record-level chat matches, drops duplicates, and orders by position.
+fn finish(hay: &[u8], out: &mut Vec<Match>, lines: bool) {
+    out.sort_by(|a, b| {
+        a.span
+            .start
+            .cmp(&b.span.start)
+            .then(b.span.end.cmp(&a.span.end))
+    });
+    // The same value found raw and again after decoding is one finding.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|m| seen.insert((m.rule.clone(), m.fingerprint.clone(), m.span.start)));
+    let raw: std::collections::HashMap<(Arc<str>, &str), Vec<Range<usize>>> = out
+        .iter()
+        .filter(|m| m.decoded.is_none())
+        .fold(Default::default(), |mut acc, m| {
+            acc.entry((m.rule.clone(), m.fingerprint.as_str()))
+                .or_default()
+                .push(m.span.clone());
+            acc
+        });
+    let dup: Vec<bool> = out
+        .iter()
+        .map(|m| {
+            m.decoded.is_some()
+                && raw
+                    .get(&(m.rule.clone(), m.fingerprint.as_str()))
+                    .is_some_and(|spans| spans.iter().any(|s| overlaps(s, &m.span)))
+        })
+        .collect();
+    let mut i = 0;
+    out.retain(|_| {
+        i += 1;
+        !dup[i - 1]
+    });
+
+    let newlines: Vec<usize> = if lines {
+        memchr::memchr_iter(b'\n', hay).collect()
+    } else {
+        Vec::new()
+    };
+    let record_of = |m: &Match| {
+        if lines {
+            line_of(&newlines, m.span.start)
+        } else {
+            0
+        }
+    };
+
+    // Chat: one match per record (or per run of records separated only by whitespace).
+    let mut merged: Vec<Match> = Vec::with_capacity(out.len());
+    for m in out.drain(..) {
+        if m.category == Category::Chat {
+            if let Some(prev) = merged
+                .iter_mut()
+                .rev()
+                .find(|p| p.category == Category::Chat)
+            {
+                let same_record = record_of(prev) == record_of(&m);
+                let gap_blank = m.span.start <= prev.span.end
+                    || hay
+                        .get(prev.span.end..m.span.start)
+                        .is_some_and(|g| g.len() <= 4096 && g.iter().all(u8::is_ascii_whitespace));
+                if same_record || gap_blank {
+                    if m.confidence > prev.confidence {
+                        prev.rule = m.rule.clone();
+                        prev.kind = m.kind.clone();
+                        prev.confidence = m.confidence;
+                        prev.severity = m.severity;
+                    }
+                    prev.span.end = prev.span.end.max(m.span.end);
+                    let whole = &hay[prev.span.clone()];
+                    prev.length = whole.len();
+                    prev.fingerprint = redact::fingerprint(whole);
+                    prev.evidence = redact::evidence(Category::Chat, &prev.kind, whole);
+                    if prev.value.is_some() {
+                        prev.value = Some(String::from_utf8_lossy(whole).into_owned());
+                    }
+                    continue;
+                }
+            }
+        }
+        merged.push(m);
+    }
+
+    // Overlapping values in one category: keep the most specific reading.
+    let mut kept: Vec<Match> = Vec::with_capacity(merged.len());
+    'next: for m in merged {
+        if m.category != Category::Chat {
+            // Sorted by start, so an overlapping reading is among the last few kept.
+            for k in kept.iter_mut().rev().take(8) {
+                if k.category == m.category && k.decoded == m.decoded && overlaps(&k.span, &m.span)
+                {
+                    if better(&m, k) {
+                        *k = m;
+                    }
+                    continue 'next;
+                }
+            }
+        }
+        kept.push(m);
+    }
+    *out = kept;
+}
+
+fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
+    a.start < b.end && b.start < a.end
+}
+
+fn better(a: &Match, b: &Match) -> bool {
+    (a.confidence, a.length) > (b.confidence, b.length)
+}
+
+/// A rule that failed `rules check`.
+#[derive(Debug, Clone)]
+pub struct CheckFailure {
+    /// Rule id.
+    pub rule: String,
+    /// What went wrong.
+    pub problem: String,
+}
+
+impl Classifier {
+    fn example_matches(&self, ex: &Example, rule: &str) -> bool {
+        let found = match ex.parts() {
+            (Some(field), text) => self.scan_value(text.as_bytes(), Some(field)),
+            (None, text) => self.scan(text.as_bytes()),
+        };
+        found.iter().any(|m| &*m.rule == rule)
+    }
+
+    /// Runs every rule's examples (must match) and negative examples (must not), and
+    /// checks the conventions: at least one example, and a keyword for every secret rule.
+    pub fn check_rules(&self) -> Vec<CheckFailure> {
+        let mut out = Vec::new();
+        for r in self.rules() {
+            let spec = &r.spec;
+            let mut fail = |problem: String| {
+                out.push(CheckFailure {
+                    rule: spec.id.clone(),
+                    problem,
+                })
+            };
+            if spec.examples.is_empty() {
+                fail("no examples".into());
+            }
+            if spec.category == Category::Secret && spec.keywords.is_empty() && spec.field.is_none()
+            {
+                fail("secret rule without keywords".into());
+            }
+            for k in &spec.keywords {
+                // Short keywords fire everywhere and turn the prefilter into a full scan.
+                if spec.category == Category::Secret && k.len() < 3 {
+                    fail(format!("keyword `{k}` is shorter than 3 bytes"));
+                }
+            }
+            for ex in &spec.examples {
+                if !self.example_matches(ex, &spec.id) {
+                    fail(format!("example not matched: {:?}", ex.parts().1));
+                }
+            }
+            for ex in &spec.negative_examples {
+                if self.example_matches(ex, &spec.id) {
+                    fail(format!("negative example matched: {:?}", ex.parts().1));
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,276 @@
+//! Rule files: the YAML schema, the embedded built-in set, and compilation into regexes.
+//!
+//! Rules are data so that adding a detector is a reviewed YAML change with its
+//! own positive and negative examples, checked by `leakhound rules check`.
+
+use crate::validate::Validator;
+use leakhound_model::{Category, Confidence, Severity};
+use regex_automata::{meta, util::syntax};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The built-in rule files, embedded at build time.
+pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
+    ("ai.yaml", include_str!("../rules/ai.yaml")),
+    ("cloud.yaml", include_str!("../rules/cloud.yaml")),
+    ("code.yaml", include_str!("../rules/code.yaml")),
+    ("saas.yaml", include_str!("../rules/saas.yaml")),
+    ("generic.yaml", include_str!("../rules/generic.yaml")),
+    ("chat.yaml", include_str!("../rules/chat.yaml")),
+    ("pii.yaml", include_str!("../rules/pii.yaml")),
+    ("ops.yaml", include_str!("../rules/ops.yaml")),
+];
+
+/// One file of rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    /// The rules it defines.
+    pub rules: Vec<RuleSpec>,
+}
+
+/// An example in a rule file: plain text, or a value with the field name it was found under.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Example {
+    /// Text scanned as-is.
+    Text(String),
+    /// A value scanned with a field (column, key) name as context.
+    Field {
+        /// The field name.
+        field: String,
+        /// The value.
+        value: String,
+    },
+}
+
+impl Example {
+    /// The field name and the text.
+    pub fn parts(&self) -> (Option<&str>, &str) {
+        match self {
+            Example::Text(t) => (None, t),
+            Example::Field { field, value } => (Some(field), value),
+        }
+    }
+}
+
+/// A rule as written in YAML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Namespaced id, e.g. `lh.openai.project-key`.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// secret, chat, pii or ops.
+    pub category: Category,
+    /// The type reported with a match; defaults to the id without its `lh.` prefix.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// What it finds and why it matters.
+    #[serde(default)]
+    pub description: String,
+    /// Regex (regex-automata syntax, ASCII classes). A group named `secret`, else group 1,
+    /// else the whole match, is the value that is validated, fingerprinted and redacted.
+    pub pattern: String,
+    /// Case-insensitive literals; the regex runs only near one of them. Empty means the
+    /// rule is in the always-on multi-pattern set (keep those few: they scan every byte).
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Bytes searched on each side of a keyword hit (default 256).
+    #[serde(default)]
+    pub window: Option<usize>,
+    /// Checks the value must pass.
+    #[serde(default)]
+    pub validators: Vec<Validator>,
+    /// Minimum Shannon entropy (bits per byte) of the value.
+    #[serde(default)]
+    pub min_entropy: Option<f64>,
+    /// Confidence of a match before context adjusts it.
+    #[serde(default = "default_confidence")]
+    pub confidence: Confidence,
+    /// Severity of a match; defaults by category.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    /// Regex over the field name: the rule then runs only on values found under a matching
+    /// field (a column, a JSON key), anchored to the whole value.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Report at most one match of this rule per record (line, cell), spanning all hits.
+    #[serde(default)]
+    pub record: bool,
+    /// Skip the placeholder filter (for rules whose values are not random tokens).
+    #[serde(default)]
+    pub allow_placeholders: bool,
+    /// Texts this rule must match.
+    #[serde(default)]
+    pub examples: Vec<Example>,
+    /// Texts this rule must not match.
+    #[serde(default)]
+    pub negative_examples: Vec<Example>,
+    /// Where the format is documented.
+    #[serde(default)]
+    pub references: Vec<String>,
+}
+
+fn default_confidence() -> Confidence {
+    Confidence::Medium
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// The YAML it came from.
+    pub spec: RuleSpec,
+    /// Shared id, cloned into every match.
+    pub id: Arc<str>,
+    /// Shared type, cloned into every match.
+    pub kind: Arc<str>,
+    /// Severity after defaults.
+    pub severity: Severity,
+    pub(crate) regex: meta::Regex,
+    pub(crate) field: Option<meta::Regex>,
+    pub(crate) secret_group: Option<usize>,
+}
+
+/// A rule that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    /// YAML did not parse or had unknown fields.
+    #[error("{source_name}: {message}")]
+    Parse {
+        /// File name.
+        source_name: String,
+        /// Parser message.
+        message: String,
+    },
+    /// The pattern did not compile.
+    #[error("rule {id}: bad pattern: {message}")]
+    Pattern {
+        /// Rule id.
+        id: String,
+        /// Compiler message.
+        message: String,
+    },
+    /// Two rules share an id.
+    #[error("rule {0}: duplicate id")]
+    Duplicate(String),
+    /// A required field is missing or malformed.
+    #[error("rule {id}: {message}")]
+    Invalid {
+        /// Rule id.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Parses one YAML rule file.
+pub fn parse_rule_file(source_name: &str, text: &str) -> Result<Vec<RuleSpec>, RuleError> {
+    serde_norway::from_str::<RuleFile>(text)
+        .map(|f| f.rules)
+        .map_err(|e| RuleError::Parse {
+            source_name: source_name.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// The built-in rules, parsed (not compiled).
+pub fn builtin_specs() -> Result<Vec<RuleSpec>, RuleError> {
+    let mut out = Vec::new();
+    for (name, text) in BUILTIN_RULE_FILES {
+        out.extend(parse_rule_file(name, text)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn syntax_config() -> syntax::Config {
+    // ASCII semantics keep every rule inside the lazy DFA (Unicode word boundaries
+    // force a slow fallback on non-ASCII input); literal CJK text in a pattern still
+    // matches its UTF-8 bytes.
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
+pub(crate) fn compile_regex(id: &str, pattern: &str) -> Result<meta::Regex, RuleError> {
+    meta::Regex::builder()
+        .syntax(syntax_config())
+        .configure(meta::Config::new().utf8_empty(false))
+        .build(pattern)
+        .map_err(|e| RuleError::Pattern {
+            id: id.to_string(),
+            message: e.to_string(),
+        })
+}
+
+fn default_severity(category: Category, confidence: Confidence) -> Severity {
+    match (category, confidence) {
+        (Category::Secret, Confidence::Low) => Severity::Medium,
+        (Category::Secret, _) => Severity::High,
+        (Category::Chat, _) => Severity::High,
+        (Category::Pii, _) => Severity::Medium,
+        (Category::Ops, _) => Severity::Low,
+    }
+}
+
+impl Rule {
+    /// Compiles a spec.
+    pub fn compile(spec: RuleSpec) -> Result<Rule, RuleError> {
+        if !spec.id.contains('.') {
+            return Err(RuleError::Invalid {
+                id: spec.id.clone(),
+                message: "id must be namespaced, e.g. `lh.vendor.kind`".into(),
+            });
+        }
+        let regex = compile_regex(&spec.id, &spec.pattern)?;
+        let field = spec
+            .field
+            .as_deref()
+            .map(|f| compile_regex(&spec.id, f))
+            .transpose()?;
+        let names: Vec<Option<&str>> = regex.group_info().pattern_names(0.into()).collect();
+        let secret_group = names
+            .iter()
+            .position(|n| *n == Some("secret"))
+            .or(if names.len() > 1 { Some(1) } else { None });
+        let kind = spec
+            .kind
+            .clone()
+            .unwrap_or_else(|| spec.id.strip_prefix("lh.").unwrap_or(&spec.id).to_string());
+        let severity = spec
+            .severity
+            .unwrap_or_else(|| default_severity(spec.category, spec.confidence));
+        if spec.keywords.iter().any(|k| k.is_empty()) {
+            return Err(RuleError::Invalid {
+                id: spec.id.clone(),
+                message: "empty keyword".into(),
+            });
+        }
+        Ok(Rule {
+            id: spec.id.as_str().into(),
+            kind: kind.into(),
+            severity,
+            regex,
+            field,
+            secret_group,
+            spec,
+        })
+    }
+
+    /// Keyword window in bytes.
+    pub(crate) fn window(&self) -> usize {
+        self.spec.window.unwrap_or(256)
+    }
+}
+
+/// Compiles specs, rejecting duplicate ids.
+pub fn compile_all(specs: Vec<RuleSpec>) -> Result<Vec<Rule>, RuleError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        if !seen.insert(spec.id.clone()) {
+            return Err(RuleError::Duplicate(spec.id));
+        }
+        out.push(Rule::compile(spec)?);
+    }
+    Ok(out)
+}

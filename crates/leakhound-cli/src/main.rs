@@ -1,0 +1,36 @@
+//! The `leakhound` binary: argument parsing and rendering; the work happens in the library crates.
+
+mod cli;
+mod cmd_classify;
+mod cmd_rules;
+mod output;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(code) => code,
+        // `leakhound classify . | head` closing the pipe is not a failure, as in ripgrep.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("leakhound: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn try_main() -> anyhow::Result<ExitCode> {
+    let args = cli::Args::parse();
+    match args.command {
+        cli::Command::Classify(a) => cmd_classify::run(a),
+        cli::Command::Rules(a) => cmd_rules::run(a),
+    }
+}
