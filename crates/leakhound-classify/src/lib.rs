@@ -57,6 +57,8 @@ pub struct Match {
     pub decoded: Option<Decoding>,
     /// The full value; only present when the classifier was built with `reveal`.
     pub value: Option<String>,
+    /// The rule reports one match per record (see `RuleSpec::record`).
+    record: bool,
 }
 
 /// Classifier settings.
@@ -270,6 +272,7 @@ impl Classifier {
                 .opts
                 .reveal
                 .then(|| String::from_utf8_lossy(value).into_owned()),
+            record: spec.record,
         })
     }
 }
@@ -326,34 +329,43 @@ fn finish(hay: &[u8], out: &mut Vec<Match>, lines: bool) {
         }
     };
 
-    // Chat: one match per record (or per run of records separated only by whitespace).
+    // Record rules: one match per record, or per run of records separated only by
+    // whitespace (a stack trace, a `User:`/`Assistant:` transcript). All chat rules
+    // merge with each other, so a transcript is reported once whatever its shapes.
     let mut merged: Vec<Match> = Vec::with_capacity(out.len());
     for m in out.drain(..) {
-        if m.category == Category::Chat {
-            if let Some(prev) = merged
-                .iter_mut()
-                .rev()
-                .find(|p| p.category == Category::Chat)
-            {
+        if m.record {
+            let joins = |p: &Match| {
+                p.record
+                    && (p.rule == m.rule
+                        || (p.category == Category::Chat && m.category == Category::Chat))
+            };
+            if let Some(prev) = merged.iter_mut().rev().take(16).find(|p| joins(p)) {
                 let same_record = record_of(prev) == record_of(&m);
+                let gap = hay.get(prev.span.end..m.span.start).unwrap_or_default();
                 let gap_blank = m.span.start <= prev.span.end
-                    || hay
-                        .get(prev.span.end..m.span.start)
-                        .is_some_and(|g| g.len() <= 4096 && g.iter().all(u8::is_ascii_whitespace));
-                if same_record || gap_blank {
+                    || (gap.len() <= 4096 && gap.iter().all(u8::is_ascii_whitespace));
+                // A stack trace interleaves frames with source lines; a chat row on the next
+                // line is a different value, so only non-chat records bridge short gaps.
+                let gap_short = m.category != Category::Chat
+                    && gap.len() <= 512
+                    && memchr::memchr_iter(b'\n', gap).count() <= 3;
+                if same_record || gap_blank || gap_short {
                     if m.confidence > prev.confidence {
                         prev.rule = m.rule.clone();
                         prev.kind = m.kind.clone();
                         prev.confidence = m.confidence;
                         prev.severity = m.severity;
                     }
-                    prev.span.end = prev.span.end.max(m.span.end);
-                    let whole = &hay[prev.span.clone()];
-                    prev.length = whole.len();
-                    prev.fingerprint = redact::fingerprint(whole);
-                    prev.evidence = redact::evidence(Category::Chat, &prev.kind, whole);
-                    if prev.value.is_some() {
-                        prev.value = Some(String::from_utf8_lossy(whole).into_owned());
+                    if m.decoded.is_none() && prev.decoded.is_none() {
+                        prev.span.end = prev.span.end.max(m.span.end);
+                        let whole = &hay[prev.span.clone()];
+                        prev.length = whole.len();
+                        prev.fingerprint = redact::fingerprint(whole);
+                        prev.evidence = redact::evidence(prev.category, &prev.kind, whole);
+                        if prev.value.is_some() {
+                            prev.value = Some(String::from_utf8_lossy(whole).into_owned());
+                        }
                     }
                     continue;
                 }
@@ -365,7 +377,7 @@ fn finish(hay: &[u8], out: &mut Vec<Match>, lines: bool) {
     // Overlapping values in one category: keep the most specific reading.
     let mut kept: Vec<Match> = Vec::with_capacity(merged.len());
     'next: for m in merged {
-        if m.category != Category::Chat {
+        if !m.record {
             // Sorted by start, so an overlapping reading is among the last few kept.
             for k in kept.iter_mut().rev().take(8) {
                 if k.category == m.category && k.decoded == m.decoded && overlaps(&k.span, &m.span)
@@ -400,11 +412,16 @@ pub struct CheckFailure {
 }
 
 impl Classifier {
+    /// Whether `rule` fires on an example, before overlap resolution: a rule is checked on
+    /// its own, even where a more specific rule would win the same text.
     fn example_matches(&self, ex: &Example, rule: &str) -> bool {
-        let found = match ex.parts() {
-            (Some(field), text) => self.scan_value(text.as_bytes(), Some(field)),
-            (None, text) => self.scan(text.as_bytes()),
-        };
+        let (field, text) = ex.parts();
+        let text = text.as_bytes();
+        let mut found = Vec::new();
+        self.scan_at(text, 0, field.is_none(), &mut found);
+        if let Some(field) = field {
+            self.scan_field(text, field, 0..text.len(), None, &mut found);
+        }
         found.iter().any(|m| &*m.rule == rule)
     }
 

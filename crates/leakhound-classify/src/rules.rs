@@ -96,7 +96,8 @@ pub struct RuleSpec {
     /// field (a column, a JSON key), anchored to the whole value.
     #[serde(default)]
     pub field: Option<String>,
-    /// Report at most one match of this rule per record (line, cell), spanning all hits.
+    /// Report one match per record (line, cell), spanning all hits; consecutive records
+    /// separated only by whitespace merge too. Chat rules merge with each other.
     #[serde(default)]
     pub record: bool,
     /// Skip the placeholder filter (for rules whose values are not random tokens).

@@ -36,6 +36,8 @@ pub enum Validator {
     PemBody,
     /// Decodes as standard base64 to printable ASCII containing `:` (Basic auth).
     BasicAuth,
+    /// Natural-language text: at least 12 bytes, letters, and spaces or CJK characters.
+    NaturalText,
 }
 
 impl Validator {
@@ -55,6 +57,7 @@ impl Validator {
             Validator::NotDigest => not_digest(s),
             Validator::PemBody => pem_body(s),
             Validator::BasicAuth => basic_auth(s),
+            Validator::NaturalText => natural_text(s),
         }
     }
 
@@ -74,6 +77,7 @@ impl Validator {
             Validator::NotDigest => "not-digest",
             Validator::PemBody => "pem-body",
             Validator::BasicAuth => "basic-auth",
+            Validator::NaturalText => "natural-text",
         }
     }
 }
@@ -468,6 +472,25 @@ fn basic_auth(s: &[u8]) -> bool {
         })
 }
 
+/// Prose in any language: CJK text has no spaces, so either spaces between words or
+/// a CJK character counts.
+pub fn natural_text(s: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(s) else {
+        return false;
+    };
+    let text = text.trim();
+    if text.len() < 12 {
+        return false;
+    }
+    let cjk = text
+        .chars()
+        .filter(|c| matches!(*c as u32, 0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xac00..=0xd7af))
+        .count();
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let words = text.split_whitespace().filter(|w| w.chars().any(char::is_alphabetic)).count();
+    cjk >= 4 || (words >= 3 && letters * 2 >= text.chars().count())
+}
+
 /// Shannon entropy in bits per byte.
 pub fn shannon_entropy(s: &[u8]) -> f64 {
     if s.is_empty() {
@@ -643,6 +666,14 @@ mod tests {
             assert!(looks_like_placeholder(p.as_bytes()), "{p}");
         }
         assert!(!looks_like_placeholder(b"sk-proj-Zx9kQ2mP4vL8nR1tY6wB"));
+    }
+
+    #[test]
+    fn natural_text_in_any_language() {
+        assert!(natural_text(b"how do I reset my password?"));
+        assert!(natural_text("\u{8bf7}\u{5e2e}\u{6211}\u{5199}\u{4e00}\u{5c01}\u{4fe1}".as_bytes()));
+        assert!(!natural_text(b"3f2a9c1d-77aa-4c1b"));
+        assert!(!natural_text(b"ok"));
     }
 
     #[test]
