@@ -61,37 +61,31 @@ fn has_base64_run(b: &[u8]) -> bool {
     false
 }
 
-/// Calls `f(key, text, raw_span)` for every string leaf of a JSON record. `raw_span` is the
-/// location of the leaf's raw text in `record` when it can be found verbatim.
-pub(crate) fn walk_json(
-    record: &[u8],
-    f: &mut dyn FnMut(Option<&str>, &[u8], Option<Range<usize>>),
-) {
+/// Where a leaf's text stands verbatim in its record, if it does (no escapes in it).
+/// Called only for leaves that produced a match, so the search cost is paid rarely.
+pub(crate) fn raw_span(record: &[u8], text: &[u8]) -> Option<Range<usize>> {
+    memchr::memmem::find(record, text).map(|p| p..p + text.len())
+}
+
+/// Calls `f(key, text)` for every string leaf of a JSON record.
+pub(crate) fn walk_json(record: &[u8], f: &mut dyn FnMut(Option<&str>, &[u8])) {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(record) else {
         return;
     };
-    walk(&value, None, record, f);
+    walk(&value, None, f);
 }
 
-fn walk(
-    v: &serde_json::Value,
-    key: Option<&str>,
-    record: &[u8],
-    f: &mut dyn FnMut(Option<&str>, &[u8], Option<Range<usize>>),
-) {
+fn walk(v: &serde_json::Value, key: Option<&str>, f: &mut dyn FnMut(Option<&str>, &[u8])) {
     match v {
-        serde_json::Value::String(s) => {
-            let raw = memchr::memmem::find(record, s.as_bytes()).map(|p| p..p + s.len());
-            f(key, s.as_bytes(), raw);
-        }
+        serde_json::Value::String(s) => f(key, s.as_bytes()),
         serde_json::Value::Array(items) => {
             for item in items {
-                walk(item, key, record, f);
+                walk(item, key, f);
             }
         }
         serde_json::Value::Object(map) => {
             for (k, item) in map {
-                walk(item, Some(k), record, f);
+                walk(item, Some(k), f);
             }
         }
         _ => {}
@@ -159,9 +153,10 @@ mod tests {
     fn walk_reports_keys_and_spans() {
         let rec = br#"{"user":{"api_key":"abc123"},"list":["x"]}"#;
         let mut seen = Vec::new();
-        walk_json(rec, &mut |k, t, span| {
-            seen.push((k.map(str::to_string), t.to_vec(), span));
+        walk_json(rec, &mut |k, t| {
+            seen.push((k.map(str::to_string), t.to_vec()));
         });
-        assert!(seen.contains(&(Some("api_key".into()), b"abc123".to_vec(), Some(20..26))));
+        assert!(seen.contains(&(Some("api_key".into()), b"abc123".to_vec())));
+        assert_eq!(raw_span(rec, b"abc123"), Some(20..26));
     }
 }

@@ -170,26 +170,39 @@ impl Classifier {
                 Vec::new()
             };
             for rec in records {
-                decode::walk_json(&hay[rec.clone()], &mut |key, text, raw_span| {
-                    let span = raw_span
-                        .map(|s| rec.start + s.start..rec.start + s.end)
-                        .unwrap_or(rec.clone());
+                let record = &hay[rec.clone()];
+                decode::walk_json(record, &mut |key, text| {
+                    let mut found = Vec::new();
                     if let Some(key) = key {
-                        self.scan_field(text, key, span.clone(), Some(Decoding::Json), &mut sink);
+                        self.scan_field(text, key, 0..text.len(), None, &mut found);
                     }
                     if decode::worth_rescanning(text) {
-                        self.scan_nested(text, span.clone(), Decoding::Json, depth + 1, &mut sink);
+                        self.scan_at(text, depth + 1, false, &mut found);
+                        for m in &mut found {
+                            m.decoded.get_or_insert(Decoding::Json);
+                        }
                     }
                     if depth < MAX_DEPTH {
                         if let Some(decoded) = decode::base64_text(text) {
-                            self.scan_nested(
-                                &decoded,
-                                span,
-                                Decoding::Base64,
-                                MAX_DEPTH,
-                                &mut sink,
-                            );
+                            let start = found.len();
+                            self.scan_at(&decoded, MAX_DEPTH, false, &mut found);
+                            for m in &mut found[start..] {
+                                m.decoded = Some(Decoding::Base64);
+                            }
                         }
+                    }
+                    if found.is_empty() {
+                        return;
+                    }
+                    let span = decode::raw_span(record, text)
+                        .map(|s| rec.start + s.start..rec.start + s.end)
+                        .unwrap_or(rec.clone());
+                    for mut m in found {
+                        m.span = span.clone();
+                        if key.is_some() && m.decoded.is_none() {
+                            m.decoded = Some(Decoding::Json);
+                        }
+                        sink.push(m);
                     }
                 });
             }

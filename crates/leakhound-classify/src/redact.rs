@@ -8,10 +8,12 @@ use sha2::{Digest, Sha256};
 
 /// Hex SHA-256 of the matched bytes: equal values share a fingerprint across files and scans.
 pub fn fingerprint(value: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(value);
     let mut out = String::with_capacity(64);
     for b in digest {
-        out.push_str(&format!("{b:02x}"));
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
     }
     out
 }

@@ -487,7 +487,10 @@ pub fn natural_text(s: &[u8]) -> bool {
         .filter(|c| matches!(*c as u32, 0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xac00..=0xd7af))
         .count();
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
-    let words = text.split_whitespace().filter(|w| w.chars().any(char::is_alphabetic)).count();
+    let words = text
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .count();
     cjk >= 4 || (words >= 3 && letters * 2 >= text.chars().count())
 }
 
@@ -671,7 +674,9 @@ mod tests {
     #[test]
     fn natural_text_in_any_language() {
         assert!(natural_text(b"how do I reset my password?"));
-        assert!(natural_text("\u{8bf7}\u{5e2e}\u{6211}\u{5199}\u{4e00}\u{5c01}\u{4fe1}".as_bytes()));
+        assert!(natural_text(
+            "\u{8bf7}\u{5e2e}\u{6211}\u{5199}\u{4e00}\u{5c01}\u{4fe1}".as_bytes()
+        ));
         assert!(!natural_text(b"3f2a9c1d-77aa-4c1b"));
         assert!(!natural_text(b"ok"));
     }

@@ -1,0 +1,19 @@
+mod classify;
+mod rules;
+
+use assert_cmd::Command;
+
+pub fn leakhound() -> Command {
+    Command::cargo_bin("leakhound").unwrap()
+}
+
+/// A synthetic OpenAI project key (random, not a credential).
+pub const OPENAI_KEY: &str =
+    "sk-proj-Ab3dEf6hIj9kLmN0pQr2StUvWxYz12T3BlbkFJq8Rt5Yu1Io3Pa7Sd9Fg2Hj4Kl6Zx";
+
+pub fn jsonl(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad jsonl line {l:?}: {e}")))
+        .collect()
+}
