@@ -329,7 +329,8 @@ fn finish(hay: &[u8], out: &mut Vec<Match>, lines: bool) {
         !dup[i - 1]
     });
 
-    let newlines: Vec<usize> = if lines {
+    // Line numbers are only needed to merge record matches.
+    let newlines: Vec<usize> = if lines && out.iter().any(|m| m.record) {
         memchr::memchr_iter(b'\n', hay).collect()
     } else {
         Vec::new()
