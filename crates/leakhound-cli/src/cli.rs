@@ -20,6 +20,62 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// List or check the detection rules.
     Rules(RulesArgs),
+    /// Find exposed services in an address range, prove access read-only, sample and classify.
+    Scan(ScanArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct ScanArgs {
+    /// Targets: IPs, CIDRs, ranges (10.0.0.1-10.0.0.50 or 10.0.0.1-50), host names, host:port.
+    pub targets: Vec<String>,
+    /// Read targets from a file (`-` for stdin), one per line.
+    #[arg(short = 'l', long = "list", value_name = "FILE")]
+    pub list: Vec<std::path::PathBuf>,
+    /// Addresses, CIDRs or ranges never to touch (repeatable, comma separated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// A file of exclusions, one per line.
+    #[arg(long = "exclude-file", value_name = "FILE")]
+    pub exclude_file: Vec<std::path::PathBuf>,
+    /// Ports: `8123,9000,6000-6100`, and the preset `db`.
+    #[arg(short = 'p', long, default_value = "db")]
+    pub ports: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Write the report here instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Rows sampled per table.
+    #[arg(long, default_value_t = 100)]
+    pub sample_rows: usize,
+    /// Bytes sampled per table.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub sample_bytes: usize,
+    /// Bytes read from one endpoint in total.
+    #[arg(long, default_value_t = 16 << 20)]
+    pub endpoint_bytes: usize,
+    /// Endpoints of one host probed at once.
+    #[arg(long, default_value_t = 2)]
+    pub per_host_concurrency: usize,
+    /// Connect attempts in flight (default: sized from the open-files limit).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Connect timeout in milliseconds.
+    #[arg(long, default_value_t = 1500)]
+    pub connect_timeout: u64,
+    /// Retries for unanswered connects.
+    #[arg(long, default_value_t = 1)]
+    pub retries: u32,
+    /// Wall-clock budget per endpoint, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub endpoint_budget: u64,
+    /// Exit 1 when a finding of at least this severity is found.
+    #[arg(long = "fail-on", value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// Extra classifier rule files.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

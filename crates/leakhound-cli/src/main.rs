@@ -3,6 +3,7 @@
 mod cli;
 mod cmd_classify;
 mod cmd_rules;
+mod cmd_scan;
 mod output;
 
 use clap::Parser;
@@ -32,5 +33,6 @@ fn try_main() -> anyhow::Result<ExitCode> {
     match args.command {
         cli::Command::Classify(a) => cmd_classify::run(a),
         cli::Command::Rules(a) => cmd_rules::run(a),
+        cli::Command::Scan(a) => cmd_scan::run(a),
     }
 }

@@ -172,3 +172,108 @@ mod tests {
         assert_eq!(Confidence::High.raised(), Confidence::High);
     }
 }
+
+/// What answered on an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Service {
+    /// ClickHouse HTTP interface (8123, 8443).
+    ClickhouseHttp,
+    /// ClickHouse native TCP protocol (9000, 9440).
+    ClickhouseNative,
+    /// Redis (RESP).
+    Redis,
+    /// PostgreSQL.
+    Postgres,
+    /// Some other HTTP server (answers HTTP, is not a known service).
+    Http,
+    /// The port is open but no probe recognised what answered.
+    Unknown,
+}
+
+impl Service {
+    /// The name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::ClickhouseHttp => "clickhouse-http",
+            Service::ClickhouseNative => "clickhouse-native",
+            Service::Redis => "redis",
+            Service::Postgres => "postgres",
+            Service::Http => "http",
+            Service::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an unauthenticated client could do on an endpoint. `Open` is only ever set after
+/// an unauthenticated read really succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// An unauthenticated read succeeded.
+    Open,
+    /// The server asked for credentials.
+    AuthRequired,
+    /// The server refused this client (address not allowed, insufficient rights).
+    Restricted,
+    /// The service answered but its access state could not be established.
+    Unknown,
+    /// The port accepted a connection but nothing answered in time.
+    Unresponsive,
+    /// The service answered with bytes that violate its protocol.
+    Malformed,
+}
+
+impl Access {
+    /// The name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Open => "open",
+            Access::AuthRequired => "auth_required",
+            Access::Restricted => "restricted",
+            Access::Unknown => "unknown",
+            Access::Unresponsive => "unresponsive",
+            Access::Malformed => "malformed",
+        }
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where inside a service a finding was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Location {
+    /// Database (ClickHouse, PostgreSQL) or Redis logical db (`db0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// Table (or PostgreSQL `schema.table`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// Redis key pattern.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl Location {
+    /// `database.table.column` or the key, for display.
+    pub fn display(&self) -> String {
+        let parts: Vec<&str> = [&self.database, &self.table, &self.column, &self.key]
+            .into_iter()
+            .filter_map(|p| p.as_deref())
+            .collect();
+        parts.join(".")
+    }
+}

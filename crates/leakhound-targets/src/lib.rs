@@ -434,7 +434,7 @@ pub fn expand<'a, R: Resolver>(
         });
         let eps = addrs.flat_map(move |ip| {
             let host = host.clone();
-            let list: Box<dyn Iterator<Item = u16>> = match port {
+            let list: Box<dyn Iterator<Item = u16> + Send + 'a> = match port {
                 Some(p) => Box::new(std::iter::once(p)),
                 None => Box::new(ports.iter()),
             };

@@ -1,0 +1,161 @@
+//! Protocol probes: one module per protocol behind the [`Probe`] trait. Each probe
+//! identifies its service, establishes the access state, and when the service is open
+//! enumerates and samples it with read-only operations from its own allowlist.
+//!
+//! Probes never classify and never print: they hand sampled values to a sink, and the
+//! scan engine decides what they mean.
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+
+pub mod clickhouse_http;
+pub mod http;
+pub mod net;
+
+use leakhound_model::{Access, Location, Service, Severity};
+use leakhound_targets::Endpoint;
+use std::future::Future;
+use std::pin::Pin;
+
+pub use net::Limits;
+
+/// Sampling and politeness settings shared by all probes.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// Network limits.
+    pub limits: Limits,
+    /// Rows sampled per table (or keys per Redis db).
+    pub sample_rows: usize,
+    /// Bytes sampled per table.
+    pub sample_bytes: usize,
+    /// Bytes read from one endpoint in total, enumeration included.
+    pub endpoint_bytes: usize,
+    /// Tables sampled per endpoint.
+    pub max_tables: usize,
+    /// Sent as the HTTP User-Agent.
+    pub user_agent: String,
+    /// PostgreSQL user names tried without a password.
+    pub pg_users: Vec<String>,
+    /// Try the short documented list of default credentials (opt-in).
+    pub default_creds: bool,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            limits: Limits::default(),
+            sample_rows: 100,
+            sample_bytes: 1 << 20,
+            endpoint_bytes: 16 << 20,
+            max_tables: 200,
+            user_agent: format!("leakhound/{}", env!("CARGO_PKG_VERSION")),
+            pg_users: vec!["postgres".into()],
+            default_creds: false,
+        }
+    }
+}
+
+/// One sampled value.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// Where it was read.
+    pub location: Location,
+    /// The field (column, key) name, used as classifier context.
+    pub field: String,
+    /// The value, at most the per-table cap.
+    pub value: Vec<u8>,
+}
+
+/// A check about access or risk, reported as a finding on the endpoint.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// Rule id, e.g. `clickhouse.unauthenticated`.
+    pub id: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// One-line title.
+    pub title: String,
+    /// What was observed (no secret values).
+    pub detail: String,
+    /// How to close it.
+    pub remediation: &'static str,
+}
+
+/// What enumeration saw of one table (or Redis db).
+#[derive(Debug, Clone, Default)]
+pub struct TableInfo {
+    /// Database.
+    pub database: String,
+    /// Table.
+    pub name: String,
+    /// Engine or kind.
+    pub engine: String,
+    /// Rows, if the server reports them.
+    pub rows: Option<u64>,
+    /// Bytes on disk, if the server reports them.
+    pub bytes: Option<u64>,
+    /// Columns and types.
+    pub columns: Vec<(String, String)>,
+    /// Rows actually sampled.
+    pub sampled_rows: u64,
+    /// Bytes actually sampled.
+    pub sampled_bytes: u64,
+}
+
+/// The result of probing one endpoint with the protocol that recognised it.
+#[derive(Debug, Clone)]
+pub struct ProbeReport {
+    /// Which service answered.
+    pub service: Service,
+    /// Access state.
+    pub access: Access,
+    /// Server version, when known.
+    pub version: Option<String>,
+    /// Access and risk checks.
+    pub checks: Vec<Check>,
+    /// Enumerated inventory.
+    pub tables: Vec<TableInfo>,
+    /// Databases seen.
+    pub databases: Vec<String>,
+    /// Soft problems met on the way (a query that failed, a cap that cut sampling).
+    pub notes: Vec<String>,
+}
+
+impl ProbeReport {
+    /// A report with only service and access set.
+    pub fn new(service: Service, access: Access) -> Self {
+        ProbeReport {
+            service,
+            access,
+            version: None,
+            checks: Vec::new(),
+            tables: Vec::new(),
+            databases: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Where sampled values go.
+pub type SampleSink<'a> = &'a mut (dyn FnMut(Sample) + Send);
+
+/// A boxed probe future.
+pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Option<ProbeReport>> + Send + 'a>>;
+
+/// A protocol probe.
+pub trait Probe: Send + Sync {
+    /// The service it recognises.
+    fn service(&self) -> Service;
+    /// Ports where this protocol is tried first. Identification never relies on them.
+    fn port_hints(&self) -> &'static [u16];
+    /// Identifies and probes `ep`; `None` when the endpoint does not speak this protocol.
+    fn probe<'a>(
+        &'a self,
+        ep: &'a Endpoint,
+        cfg: &'a ProbeConfig,
+        sink: SampleSink<'a>,
+    ) -> ProbeFuture<'a>;
+}
+
+/// Every probe, in the order tried when no port hint applies.
+pub fn all() -> Vec<Box<dyn Probe>> {
+    vec![Box::new(clickhouse_http::ClickhouseHttp)]
+}

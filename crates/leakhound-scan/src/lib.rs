@@ -1,0 +1,410 @@
+//! The scan pipeline: targets → TCP connect discovery → fingerprinting by trying probes →
+//! read-only probing and sampling → classification → findings.
+//!
+//! Stages are connected by bounded channels and semaphores, so a /8 target list costs
+//! no memory and no stage can outrun the next. The engine never prints: it sends
+//! [`Event`]s, and the CLI renders them.
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+
+pub mod discover;
+
+use leakhound_classify::Classifier;
+use leakhound_model::{Access, Category, Location, Service, Severity};
+use leakhound_probes::{Probe, ProbeConfig, ProbeReport, Sample};
+use leakhound_targets::{expand, Endpoint, Excludes, PortSet, SystemResolver, TargetSpec};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+
+/// Everything a scan needs, as plain data.
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    /// Targets.
+    pub targets: Vec<TargetSpec>,
+    /// Ports for targets without one.
+    pub ports: PortSet,
+    /// Never touched.
+    pub excludes: Excludes,
+    /// Connect attempts in flight (capped by the open-files budget).
+    pub concurrency: Option<usize>,
+    /// Endpoints of one host probed at once.
+    pub per_host_concurrency: usize,
+    /// Endpoints probed at once across all hosts.
+    pub probe_concurrency: usize,
+    /// Connect timeout for discovery.
+    pub connect_timeout: Duration,
+    /// Retries for unanswered connects.
+    pub retries: u32,
+    /// Wall-clock budget for probing one endpoint.
+    pub endpoint_budget: Duration,
+    /// Probe settings.
+    pub probe: ProbeConfig,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            targets: Vec::new(),
+            ports: "db".parse().expect("preset"),
+            excludes: Excludes::default(),
+            concurrency: None,
+            per_host_concurrency: 2,
+            probe_concurrency: 64,
+            connect_timeout: Duration::from_millis(1500),
+            retries: 1,
+            endpoint_budget: Duration::from_secs(60),
+            probe: ProbeConfig::default(),
+        }
+    }
+}
+
+/// Stable id: a hex SHA-256 over the parts, cut to 32 characters.
+pub fn stable_id(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// One exposure or content finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// Stable fingerprint of rule, endpoint and location.
+    pub id: String,
+    /// Rule id: a probe check (`clickhouse.unauthenticated`) or a classifier rule.
+    pub rule: String,
+    /// `access` for exposure checks; `secret`, `chat`, `pii` or `ops` for content.
+    pub category: String,
+    /// Severity.
+    pub severity: Severity,
+    /// One-line title.
+    pub title: String,
+    /// `ip:port`.
+    pub endpoint: String,
+    /// Where in the service (empty for access findings).
+    pub location: Location,
+    /// Matches (1 for access findings).
+    pub count: u64,
+    /// Distinct values (by fingerprint).
+    pub distinct: u64,
+    /// Up to 3 redacted examples, or the observation for access findings.
+    pub evidence: Vec<String>,
+    /// How to close it.
+    pub remediation: String,
+}
+
+/// What was learned about one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableSummary {
+    /// Database.
+    pub database: String,
+    /// Table.
+    pub table: String,
+    /// Engine.
+    pub engine: String,
+    /// Rows (server statistics).
+    pub rows: Option<u64>,
+    /// Bytes on disk (server statistics).
+    pub bytes: Option<u64>,
+    /// Rows sampled.
+    pub sampled_rows: u64,
+    /// Categories found in the sample.
+    pub categories: Vec<Category>,
+}
+
+/// One open endpoint and what it exposed.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointResult {
+    /// Host name given as target, if any.
+    pub host: Option<String>,
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// Service recognised.
+    pub service: Service,
+    /// Access state.
+    pub access: Access,
+    /// Server version.
+    pub version: Option<String>,
+    /// Databases seen.
+    pub databases: Vec<String>,
+    /// Tables and what they hold.
+    pub tables: Vec<TableSummary>,
+    /// Soft problems.
+    pub notes: Vec<String>,
+}
+
+/// Something the engine reports while it runs.
+#[derive(Debug)]
+pub enum Event {
+    /// A target that could not be expanded (e.g. a name that does not resolve).
+    TargetError(String),
+    /// A warning about the run (e.g. a low open-files limit).
+    Warning(String),
+    /// A port answered the connect scan.
+    PortOpen(Endpoint),
+    /// An endpoint was probed.
+    Endpoint(Box<EndpointResult>, Vec<Finding>),
+}
+
+/// Totals.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Stats {
+    /// Endpoints attempted.
+    pub attempted: u64,
+    /// Ports found open.
+    pub open_ports: u64,
+    /// Endpoints probed.
+    pub probed: u64,
+    /// Targets that failed to expand.
+    pub target_errors: u64,
+}
+
+#[derive(Default)]
+struct Agg {
+    category: Option<Category>,
+    kind: String,
+    count: u64,
+    fingerprints: BTreeSet<String>,
+    evidence: Vec<String>,
+}
+
+fn content_remediation(category: Category, service_fix: &str) -> String {
+    let first = match category {
+        Category::Secret => "Rotate every credential found here and treat it as compromised",
+        Category::Chat => "Treat these conversations as disclosed: purge or expire them and notify as your policy requires",
+        Category::Pii => "Treat this personal data as disclosed: assess notification duties and minimise what is stored",
+        Category::Ops => "Review what this internal detail reveals",
+    };
+    format!("{first}; then close the exposure: {service_fix}")
+}
+
+fn service_remediation(service: Service) -> &'static str {
+    match service {
+        Service::ClickhouseHttp | Service::ClickhouseNative => {
+            leakhound_probes::clickhouse_http::REMEDIATION
+        }
+        _ => "Require authentication and restrict the service to internal networks; close the port at the firewall.",
+    }
+}
+
+/// Probes one open endpoint with every probe until one recognises it, classifying samples.
+pub async fn probe_endpoint(
+    ep: &Endpoint,
+    probes: &[Box<dyn Probe>],
+    cfg: &ProbeConfig,
+    classifier: &Classifier,
+) -> (EndpointResult, Vec<Finding>) {
+    let mut order: Vec<&Box<dyn Probe>> = probes.iter().collect();
+    // Port hints decide the order only; every probe still validates its own handshake.
+    order.sort_by_key(|p| !p.port_hints().contains(&ep.port));
+    let mut aggs: BTreeMap<(Location, String), Agg> = BTreeMap::new();
+    let mut report: Option<ProbeReport> = None;
+    for p in order {
+        let mut sink = |s: Sample| {
+            for m in classifier.scan_value(&s.value, Some(&s.field)) {
+                let a = aggs
+                    .entry((s.location.clone(), m.rule.to_string()))
+                    .or_default();
+                a.category = Some(m.category);
+                a.kind = m.kind.to_string();
+                a.count += 1;
+                if a.fingerprints.insert(m.fingerprint.clone()) && a.evidence.len() < 3 {
+                    a.evidence.push(m.evidence.clone());
+                }
+            }
+        };
+        if let Some(r) = p.probe(ep, cfg, &mut sink).await {
+            report = Some(r);
+            break;
+        }
+    }
+    let report = report.unwrap_or_else(|| ProbeReport::new(Service::Unknown, Access::Unknown));
+    build_result(ep, report, aggs)
+}
+
+fn build_result(
+    ep: &Endpoint,
+    report: ProbeReport,
+    aggs: BTreeMap<(Location, String), Agg>,
+) -> (EndpointResult, Vec<Finding>) {
+    let endpoint = ep.socket().to_string();
+    let service_fix = service_remediation(report.service);
+    let mut findings: Vec<Finding> = report
+        .checks
+        .iter()
+        .map(|c| Finding {
+            id: stable_id(&[c.id, &endpoint]),
+            rule: c.id.to_string(),
+            category: "access".into(),
+            severity: c.severity,
+            title: c.title.clone(),
+            endpoint: endpoint.clone(),
+            location: Location::default(),
+            count: 1,
+            distinct: 1,
+            evidence: vec![c.detail.clone()],
+            remediation: c.remediation.to_string(),
+        })
+        .collect();
+    let mut table_cats: HashMap<(String, String), BTreeSet<Category>> = HashMap::new();
+    for ((loc, rule), a) in aggs {
+        let category = a.category.unwrap_or(Category::Ops);
+        let severity = match (report.access, category) {
+            (Access::Open, Category::Secret | Category::Chat | Category::Pii) => Severity::Critical,
+            (Access::Open, Category::Ops) => Severity::Medium,
+            (_, Category::Ops) => Severity::Low,
+            _ => Severity::High,
+        };
+        if let (Some(db), Some(t)) = (&loc.database, &loc.table) {
+            table_cats
+                .entry((db.clone(), t.clone()))
+                .or_default()
+                .insert(category);
+        }
+        findings.push(Finding {
+            id: stable_id(&[&rule, &endpoint, &loc.display()]),
+            title: format!("{} in {}", a.kind, loc.display()),
+            rule,
+            category: category.as_str().into(),
+            severity,
+            endpoint: endpoint.clone(),
+            location: loc,
+            count: a.count,
+            distinct: a.fingerprints.len() as u64,
+            evidence: a.evidence,
+            remediation: content_remediation(category, service_fix),
+        });
+    }
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+    let tables = report
+        .tables
+        .iter()
+        .map(|t| TableSummary {
+            database: t.database.clone(),
+            table: t.name.clone(),
+            engine: t.engine.clone(),
+            rows: t.rows,
+            bytes: t.bytes,
+            sampled_rows: t.sampled_rows,
+            categories: table_cats
+                .get(&(t.database.clone(), t.name.clone()))
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    (
+        EndpointResult {
+            host: ep.host.as_deref().map(str::to_string),
+            ip: ep.ip,
+            port: ep.port,
+            service: report.service,
+            access: report.access,
+            version: report.version,
+            databases: report.databases,
+            tables,
+            notes: report.notes,
+        },
+        findings,
+    )
+}
+
+/// Runs a whole scan, sending events as endpoints finish; returns the totals.
+pub async fn run(
+    cfg: ScanConfig,
+    classifier: Arc<Classifier>,
+    events: mpsc::Sender<Event>,
+) -> Stats {
+    let (concurrency, warning) = discover::fd_budget(cfg.concurrency);
+    if let Some(w) = warning {
+        let _ = events.send(Event::Warning(w)).await;
+    }
+    let cfg = Arc::new(cfg);
+    let probes: Arc<Vec<Box<dyn Probe>>> = Arc::new(leakhound_probes::all());
+    let connect_slots = Arc::new(Semaphore::new(concurrency));
+    let probe_slots = Arc::new(Semaphore::new(cfg.probe_concurrency.max(1)));
+    let host_slots: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>> = Arc::default();
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let mut tasks = tokio::task::JoinSet::new();
+
+    let resolver = SystemResolver;
+    for item in expand(cfg.targets.clone(), &cfg.ports, &cfg.excludes, &resolver) {
+        let ep = match item {
+            Ok(ep) => ep,
+            Err(e) => {
+                stats.lock().unwrap().target_errors += 1;
+                let _ = events.send(Event::TargetError(e.to_string())).await;
+                continue;
+            }
+        };
+        // Waiting here is the back-pressure that keeps target expansion lazy.
+        let permit = connect_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        stats.lock().unwrap().attempted += 1;
+        let (cfg, probes, classifier, events, probe_slots, host_slots, stats) = (
+            cfg.clone(),
+            probes.clone(),
+            classifier.clone(),
+            events.clone(),
+            probe_slots.clone(),
+            host_slots.clone(),
+            stats.clone(),
+        );
+        tasks.spawn(async move {
+            let state = discover::connect_scan(ep.socket(), cfg.connect_timeout, cfg.retries).await;
+            drop(permit);
+            if state != discover::PortState::Open {
+                return;
+            }
+            stats.lock().unwrap().open_ports += 1;
+            let _ = events.send(Event::PortOpen(ep.clone())).await;
+            let host_sem = host_slots
+                .lock()
+                .unwrap()
+                .entry(ep.ip)
+                .or_insert_with(|| Arc::new(Semaphore::new(cfg.per_host_concurrency.max(1))))
+                .clone();
+            let _host = host_sem.acquire_owned().await.expect("never closed");
+            let _slot = probe_slots.acquire_owned().await.expect("never closed");
+            let done = tokio::time::timeout(
+                cfg.endpoint_budget,
+                probe_endpoint(&ep, &probes, &cfg.probe, &classifier),
+            )
+            .await;
+            let (result, findings) = match done {
+                Ok(r) => r,
+                Err(_) => {
+                    let mut r = ProbeReport::new(Service::Unknown, Access::Unresponsive);
+                    r.notes.push(format!(
+                        "endpoint time budget of {:?} exceeded",
+                        cfg.endpoint_budget
+                    ));
+                    build_result(&ep, r, BTreeMap::new())
+                }
+            };
+            stats.lock().unwrap().probed += 1;
+            let _ = events
+                .send(Event::Endpoint(Box::new(result), findings))
+                .await;
+        });
+        // Reap finished tasks as we go so the set stays small.
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    let s = *stats.lock().unwrap();
+    s
+}
