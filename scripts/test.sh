@@ -18,15 +18,23 @@ need_cmd() { # need_cmd COMMAND PACKAGE
 
 need_cmd cc gcc
 need_cmd git git
+need_cmd curl curl
+need_cmd python3 python3
+[ -x /usr/sbin/clickhouse-server ] || apt_install clickhouse-server
+need_cmd clickhouse-client clickhouse-client
+need_cmd redis-server redis-server
+need_cmd redis-cli redis-tools
+[ -x /usr/lib/postgresql/15/bin/initdb ] || apt_install postgresql
 command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo is required" >&2; exit 2; }
 
-# Servers started by this script are recorded here and stopped on exit, whatever happens.
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-# (The classifier needs no servers; the scanner's tests add theirs here.)
+# Real servers on 127.0.42.0/24 (see scripts/servers/start-all.sh); stopped on exit,
+# whatever happens. Their addresses reach the tests through the environment.
+trap 'scripts/servers/stop-all.sh' EXIT
+scripts/servers/stop-all.sh
+scripts/servers/start-all.sh
+set -a
+. target/lh-servers.env
+set +a
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

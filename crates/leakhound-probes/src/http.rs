@@ -270,3 +270,38 @@ mod tests {
         assert_eq!(encode_query("SELECT 1"), "SELECT%201");
     }
 }
+
+/// Recognises any HTTP server, so an endpoint that speaks HTTP but is no known service is
+/// reported as `http` rather than `unknown`. Tried last.
+pub struct GenericHttp;
+
+impl crate::Probe for GenericHttp {
+    fn service(&self) -> leakhound_model::Service {
+        leakhound_model::Service::Http
+    }
+
+    fn port_hints(&self) -> &'static [u16] {
+        &[]
+    }
+
+    fn probe<'a>(
+        &'a self,
+        ep: &'a leakhound_targets::Endpoint,
+        cfg: &'a crate::ProbeConfig,
+        _sink: crate::SampleSink<'a>,
+    ) -> crate::ProbeFuture<'a> {
+        Box::pin(async move {
+            let host = ep.socket().to_string();
+            let r = get(ep.socket(), &host, "/", &cfg.user_agent, cfg.limits, 4096)
+                .await
+                .ok()?;
+            let mut rep = crate::ProbeReport::new(
+                leakhound_model::Service::Http,
+                leakhound_model::Access::Unknown,
+            );
+            rep.version = r.header("server").map(str::to_string);
+            rep.notes.push(format!("HTTP {} on /", r.status));
+            Some(rep)
+        })
+    }
+}

@@ -155,7 +155,12 @@ pub trait Probe: Send + Sync {
     ) -> ProbeFuture<'a>;
 }
 
-/// Every probe, in the order tried when no port hint applies.
+/// Every probe, in the order tried when no port hint applies. The generic HTTP probe stays
+/// last: it recognises anything that speaks HTTP.
 pub fn all() -> Vec<Box<dyn Probe>> {
-    vec![Box::new(clickhouse_http::ClickhouseHttp)]
+    vec![
+        Box::new(clickhouse_http::ClickhouseHttp),
+        // (other protocol probes are registered here)
+        Box::new(http::GenericHttp),
+    ]
 }

@@ -208,6 +208,7 @@ pub async fn probe_endpoint(
 ) -> (EndpointResult, Vec<Finding>) {
     let mut order: Vec<&Box<dyn Probe>> = probes.iter().collect();
     // Port hints decide the order only; every probe still validates its own handshake.
+    // The sort is stable, so probes without a hint keep their registry order (generic last).
     order.sort_by_key(|p| !p.port_hints().contains(&ep.port));
     let mut aggs: BTreeMap<(Location, String), Agg> = BTreeMap::new();
     let mut report: Option<ProbeReport> = None;

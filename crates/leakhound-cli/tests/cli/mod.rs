@@ -1,5 +1,7 @@
 mod classify;
 mod rules;
+mod scan_clickhouse;
+mod servers;
 
 use assert_cmd::Command;
 
