@@ -7,6 +7,7 @@
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 pub mod clickhouse_http;
+pub mod clickhouse_native;
 pub mod http;
 pub mod net;
 
@@ -155,12 +156,15 @@ pub trait Probe: Send + Sync {
     ) -> ProbeFuture<'a>;
 }
 
-/// Every probe, in the order tried when no port hint applies. The generic HTTP probe stays
-/// last: it recognises anything that speaks HTTP.
+/// Every probe, in the order tried when no port hint applies. HTTP goes first: an HTTP
+/// server answers a GET at once, while a binary handshake sent to it waits out the read
+/// timeout (an HTTP server keeps reading for a request line that never comes). The
+/// generic HTTP probe follows the HTTP-based probes and claims any other HTTP server.
 pub fn all() -> Vec<Box<dyn Probe>> {
     vec![
         Box::new(clickhouse_http::ClickhouseHttp),
-        // (other protocol probes are registered here)
         Box::new(http::GenericHttp),
+        Box::new(clickhouse_native::ClickhouseNative),
+        // (other protocol probes are registered here)
     ]
 }

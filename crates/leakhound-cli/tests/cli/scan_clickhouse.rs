@@ -31,7 +31,7 @@ fn services_and_access_states() {
         return;
     };
     let targets = format!("{open},{pw},{restricted},{odd},{fake}");
-    let doc = scan_json(&[&targets, "-p", "8123,18123"]);
+    let doc = scan_json(&[&targets, "-p", "8123,18123,9000,19000"]);
     let state = |ip: &str, port| {
         let e = endpoint(&doc, ip, port);
         (
@@ -59,6 +59,28 @@ fn services_and_access_states() {
     // `Ok.` on `/` is not enough to be ClickHouse.
     assert_eq!(state(&fake, 8123).0, "http");
     assert_eq!(endpoint(&doc, &open, 8123)["version"], "18.16.1");
+    // The native port is the same exposure: Hello plus one confirming read.
+    assert_eq!(
+        state(&open, 9000),
+        ("clickhouse-native".into(), "open".into())
+    );
+    assert_eq!(
+        state(&odd, 19000),
+        ("clickhouse-native".into(), "open".into())
+    );
+    assert_eq!(
+        state(&pw, 9000),
+        ("clickhouse-native".into(), "auth_required".into())
+    );
+    assert_eq!(
+        state(&restricted, 9000),
+        ("clickhouse-native".into(), "restricted".into())
+    );
+    assert_eq!(endpoint(&doc, &open, 9000)["version"], "18.16.1");
+    assert_eq!(
+        findings(&doc, &open, 9000, "clickhouse.native-unauthenticated").len(),
+        1
+    );
     assert_eq!(
         findings(&doc, &open, 8123, "clickhouse.unauthenticated")[0]["severity"],
         "high"

@@ -1,0 +1,539 @@
+//! ClickHouse native TCP protocol (9000/9440): the client Hello as `default` with an empty
+//! password, the server Hello or exception, and one read (`SELECT version()`) to prove access.
+//!
+//! Enumeration and sampling go over HTTP (see `clickhouse_http`); this probe establishes
+//! that the native port is the same exposure. Parsers work on raw bytes with caps on every
+//! length, so a hostile server declaring a gigabyte string costs nothing.
+
+use crate::net::{Conn, NetError};
+use crate::{Check, Probe, ProbeConfig, ProbeFuture, ProbeReport, SampleSink};
+use leakhound_model::{Access, Service, Severity};
+use leakhound_targets::Endpoint;
+
+/// The probe.
+pub struct ClickhouseNative;
+
+/// Protocol revision we announce: old enough for 18.x, new enough for a timezone and
+/// display name in the server Hello.
+const CLIENT_REVISION: u64 = 54406;
+/// Largest string accepted from the server.
+const MAX_STRING: u64 = 1 << 20;
+
+/// Server packet types.
+mod packet {
+    pub const HELLO: u64 = 0;
+    pub const DATA: u64 = 1;
+    pub const EXCEPTION: u64 = 2;
+    pub const PROGRESS: u64 = 3;
+    pub const END_OF_STREAM: u64 = 5;
+    pub const PROFILE_INFO: u64 = 6;
+}
+
+/// A cursor over received bytes; `None` from a read means "need more bytes".
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+type Parsed<T> = Result<Option<T>, NetError>;
+
+impl<'a> Reader<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Reader { b, pos: 0 }
+    }
+
+    fn varint(&mut self) -> Parsed<u64> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let Some(&byte) = self.b.get(self.pos + i) else {
+                return Ok(None);
+            };
+            v |= ((byte & 0x7f) as u64) << (7 * i);
+            if byte & 0x80 == 0 {
+                self.pos += i + 1;
+                return Ok(Some(v));
+            }
+        }
+        Err(NetError::Malformed("varint longer than 10 bytes".into()))
+    }
+
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.pos..self.pos + n)?;
+        self.pos += n;
+        Some(s)
+    }
+
+    fn string(&mut self) -> Parsed<String> {
+        let Some(len) = self.varint()? else {
+            return Ok(None);
+        };
+        if len > MAX_STRING {
+            return Err(NetError::Malformed(format!("string of {len} bytes")));
+        }
+        Ok(self
+            .bytes(len as usize)
+            .map(|s| String::from_utf8_lossy(s).into_owned()))
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.bytes(1).map(|s| s[0])
+    }
+
+    fn i32(&mut self) -> Option<i32> {
+        self.bytes(4)
+            .map(|s| i32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+}
+
+macro_rules! need {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => return Ok(None),
+        }
+    };
+}
+
+/// What the server answered to Hello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelloReply {
+    /// Server Hello: name, version, revision, timezone, display name.
+    Hello {
+        /// Server name (`ClickHouse`).
+        name: String,
+        /// `major.minor.patch`.
+        version: String,
+        /// Protocol revision.
+        revision: u64,
+        /// Server timezone.
+        timezone: Option<String>,
+    },
+    /// An exception: code and message.
+    Exception {
+        /// Error code.
+        code: i32,
+        /// Message.
+        message: String,
+    },
+}
+
+fn parse_exception(r: &mut Reader) -> Parsed<(i32, String)> {
+    let code = need!(r.i32());
+    let _name = need!(r.string()?);
+    let message = need!(r.string()?);
+    let _stack = need!(r.string()?);
+    let nested = need!(r.u8());
+    // Nested exceptions follow; their first line is all we report.
+    if nested != 0 {
+        need!(parse_exception(r)?);
+    }
+    Ok(Some((code, message)))
+}
+
+/// Parses the reply to Hello. `Ok(None)`: incomplete; `Err`: not ClickHouse or malformed.
+pub fn parse_hello_reply(b: &[u8]) -> Parsed<(usize, HelloReply)> {
+    let mut r = Reader::new(b);
+    let kind = need!(r.varint()?);
+    let reply = match kind {
+        packet::HELLO => {
+            let name = need!(r.string()?);
+            let major = need!(r.varint()?);
+            let minor = need!(r.varint()?);
+            let revision = need!(r.varint()?);
+            let common = revision.min(CLIENT_REVISION);
+            let timezone = if common >= 54058 {
+                Some(need!(r.string()?))
+            } else {
+                None
+            };
+            if common >= 54372 {
+                let _display = need!(r.string()?);
+            }
+            let patch = if common >= 54401 {
+                need!(r.varint()?)
+            } else {
+                revision
+            };
+            if name.is_empty() || name.len() > 64 {
+                return Err(NetError::Malformed("implausible server name".into()));
+            }
+            HelloReply::Hello {
+                name,
+                version: format!("{major}.{minor}.{patch}"),
+                revision,
+                timezone,
+            }
+        }
+        packet::EXCEPTION => {
+            let (code, message) = need!(parse_exception(&mut r)?);
+            HelloReply::Exception { code, message }
+        }
+        other => {
+            return Err(NetError::Malformed(format!(
+                "packet type {other} before Hello"
+            )))
+        }
+    };
+    Ok(Some((r.pos, reply)))
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Client Hello as `default` with an empty password.
+pub fn hello_packet() -> Vec<u8> {
+    let mut p = Vec::new();
+    put_varint(&mut p, 0);
+    put_str(&mut p, "leakhound");
+    put_varint(&mut p, 1);
+    put_varint(&mut p, 1);
+    put_varint(&mut p, CLIENT_REVISION);
+    put_str(&mut p, "");
+    put_str(&mut p, "default");
+    put_str(&mut p, "");
+    p
+}
+
+/// The one statement this probe sends.
+const QUERY: &str = "SELECT version()";
+
+/// A Query packet for `QUERY` followed by the empty Data block that ends client data.
+fn query_packets(server_revision: u64) -> Vec<u8> {
+    let rev = server_revision.min(CLIENT_REVISION);
+    let mut p = Vec::new();
+    put_varint(&mut p, 1); // Query
+    put_str(&mut p, ""); // query id
+    if rev >= 54032 {
+        p.push(1); // initial query
+        put_str(&mut p, ""); // initial user
+        put_str(&mut p, ""); // initial query id
+        put_str(&mut p, "0.0.0.0:0");
+        p.push(1); // TCP interface
+        put_str(&mut p, ""); // os user
+        put_str(&mut p, "leakhound"); // client host name
+        put_str(&mut p, "leakhound");
+        put_varint(&mut p, 1);
+        put_varint(&mut p, 1);
+        put_varint(&mut p, CLIENT_REVISION);
+        if rev >= 54060 {
+            put_str(&mut p, ""); // quota key
+        }
+        if rev >= 54401 {
+            put_varint(&mut p, 0); // version patch
+        }
+    }
+    put_str(&mut p, ""); // end of settings
+    put_varint(&mut p, 2); // stage: complete
+    put_varint(&mut p, 0); // no compression
+    put_str(&mut p, QUERY);
+    // Empty Data block: no external tables.
+    put_varint(&mut p, 2);
+    put_str(&mut p, "");
+    put_varint(&mut p, 1);
+    p.push(0);
+    put_varint(&mut p, 2);
+    p.extend_from_slice(&(-1i32).to_le_bytes());
+    put_varint(&mut p, 0);
+    put_varint(&mut p, 0); // columns
+    put_varint(&mut p, 0); // rows
+    p
+}
+
+/// One server packet after the query: the version string if it was a data block with one
+/// String value, or end of stream, or an exception.
+#[derive(Debug, PartialEq, Eq)]
+enum QueryPacket {
+    Value(Option<String>),
+    Progress,
+    Profile,
+    End,
+    Exception(i32),
+}
+
+fn parse_query_packet(b: &[u8], revision: u64) -> Parsed<(usize, QueryPacket)> {
+    let rev = revision.min(CLIENT_REVISION);
+    let mut r = Reader::new(b);
+    let kind = need!(r.varint()?);
+    let pkt = match kind {
+        packet::DATA => {
+            let _table = need!(r.string()?);
+            // Block info: field 1 (is_overflows u8), field 2 (bucket_num i32), 0 ends.
+            loop {
+                match need!(r.varint()?) {
+                    0 => break,
+                    1 => {
+                        need!(r.u8());
+                    }
+                    2 => {
+                        need!(r.i32());
+                    }
+                    f => return Err(NetError::Malformed(format!("block info field {f}"))),
+                }
+            }
+            let cols = need!(r.varint()?);
+            let rows = need!(r.varint()?);
+            if cols > 1000 || rows > 1_000_000 {
+                return Err(NetError::Malformed("implausible block size".into()));
+            }
+            let mut value = None;
+            for _ in 0..cols {
+                let _name = need!(r.string()?);
+                let ty = need!(r.string()?);
+                if ty != "String" {
+                    return Err(NetError::Malformed(format!("unexpected column type {ty}")));
+                }
+                for _ in 0..rows {
+                    value = Some(need!(r.string()?));
+                }
+            }
+            QueryPacket::Value(value)
+        }
+        packet::PROGRESS => {
+            need!(r.varint()?); // rows
+            need!(r.varint()?); // bytes
+            need!(r.varint()?); // total rows
+            if rev >= 54420 {
+                need!(r.varint()?);
+                need!(r.varint()?);
+            }
+            QueryPacket::Progress
+        }
+        packet::PROFILE_INFO => {
+            need!(r.varint()?);
+            need!(r.varint()?);
+            need!(r.varint()?);
+            need!(r.u8());
+            need!(r.varint()?);
+            need!(r.u8());
+            QueryPacket::Profile
+        }
+        packet::END_OF_STREAM => QueryPacket::End,
+        packet::EXCEPTION => QueryPacket::Exception(need!(parse_exception(&mut r)?).0),
+        other => return Err(NetError::Malformed(format!("unexpected packet {other}"))),
+    };
+    Ok(Some((r.pos, pkt)))
+}
+
+const REMEDIATION: &str = crate::clickhouse_http::REMEDIATION;
+
+impl ClickhouseNative {
+    async fn run(&self, ep: &Endpoint, cfg: &ProbeConfig) -> Option<ProbeReport> {
+        let mut conn = Conn::connect(ep.socket(), cfg.limits).await.ok()?;
+        conn.set_read_cap(1 << 20);
+        conn.write_all(&hello_packet()).await.ok()?;
+        let mut reply = None;
+        conn.read_message(|b| {
+            Ok(parse_hello_reply(b)?.map(|(n, r)| {
+                reply = Some(r);
+                n
+            }))
+        })
+        .await
+        .ok()?;
+        match reply? {
+            HelloReply::Hello {
+                name,
+                version,
+                revision,
+                timezone,
+            } => {
+                if !name.to_ascii_lowercase().contains("clickhouse") {
+                    return None;
+                }
+                // The server only says Hello after accepting the credentials; a read
+                // confirms that they are enough to see data.
+                let read = self.read_version(&mut conn, revision).await;
+                let mut rep = ProbeReport::new(
+                    Service::ClickhouseNative,
+                    if read.is_some() {
+                        Access::Open
+                    } else {
+                        Access::Unknown
+                    },
+                );
+                rep.version = Some(read.clone().unwrap_or(version));
+                if let Some(tz) = timezone {
+                    rep.notes.push(format!("server timezone {tz}"));
+                }
+                if read.is_some() {
+                    rep.checks.push(Check {
+                        id: "clickhouse.native-unauthenticated",
+                        severity: Severity::High,
+                        title: "ClickHouse native port accepts `default` with no password".into(),
+                        detail: format!(
+                            "Hello as default with an empty password and `{QUERY}` succeeded"
+                        ),
+                        remediation: REMEDIATION,
+                    });
+                } else {
+                    rep.notes
+                        .push("Hello accepted, but the confirming read failed".into());
+                }
+                Some(rep)
+            }
+            HelloReply::Exception { code, message } => {
+                let access = match code {
+                    192..=194 | 516 => Access::AuthRequired,
+                    195 => Access::Restricted,
+                    _ => Access::Unknown,
+                };
+                let mut rep = ProbeReport::new(Service::ClickhouseNative, access);
+                rep.notes
+                    .push(format!("exception {code}: {:.200}", message));
+                if access == Access::AuthRequired {
+                    rep.checks.push(Check {
+                        id: "clickhouse.native-auth-required",
+                        severity: Severity::Info,
+                        title: "ClickHouse native port is reachable but requires a password".into(),
+                        detail: format!("exception code {code} on Hello"),
+                        remediation: REMEDIATION,
+                    });
+                }
+                Some(rep)
+            }
+        }
+    }
+
+    async fn read_version(&self, conn: &mut Conn, revision: u64) -> Option<String> {
+        conn.write_all(&query_packets(revision)).await.ok()?;
+        let mut value = None;
+        // A handful of packets at most: data, progress, profile, end.
+        for _ in 0..16 {
+            let mut pkt = None;
+            conn.read_message(|b| {
+                Ok(parse_query_packet(b, revision)?.map(|(n, p)| {
+                    pkt = Some(p);
+                    n
+                }))
+            })
+            .await
+            .ok()?;
+            match pkt? {
+                QueryPacket::Value(Some(v)) => value = Some(v),
+                QueryPacket::Value(None) | QueryPacket::Progress | QueryPacket::Profile => {}
+                QueryPacket::End => return value,
+                QueryPacket::Exception(_) => return None,
+            }
+        }
+        None
+    }
+}
+
+impl Probe for ClickhouseNative {
+    fn service(&self) -> Service {
+        Service::ClickhouseNative
+    }
+
+    fn port_hints(&self) -> &'static [u16] {
+        &[9000, 9440]
+    }
+
+    fn probe<'a>(
+        &'a self,
+        ep: &'a Endpoint,
+        cfg: &'a ProbeConfig,
+        _sink: SampleSink<'a>,
+    ) -> ProbeFuture<'a> {
+        Box::pin(self.run(ep, cfg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello_bytes() -> Vec<u8> {
+        let mut b = Vec::new();
+        put_varint(&mut b, 0);
+        put_str(&mut b, "ClickHouse");
+        put_varint(&mut b, 18);
+        put_varint(&mut b, 16);
+        put_varint(&mut b, 54413);
+        put_str(&mut b, "UTC");
+        put_str(&mut b, "vm");
+        put_varint(&mut b, 1);
+        b
+    }
+
+    #[test]
+    fn server_hello_parses_and_every_prefix_is_incomplete() {
+        let b = hello_bytes();
+        let (n, r) = parse_hello_reply(&b).unwrap().unwrap();
+        assert_eq!(n, b.len());
+        assert!(matches!(r, HelloReply::Hello { ref version, .. } if version == "18.16.1"));
+        for cut in 0..b.len() {
+            assert!(
+                parse_hello_reply(&b[..cut]).unwrap().is_none(),
+                "prefix {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn exceptions_parse() {
+        let mut b = Vec::new();
+        put_varint(&mut b, 2);
+        b.extend_from_slice(&194i32.to_le_bytes());
+        put_str(&mut b, "DB::Exception");
+        put_str(&mut b, "Password required for user default");
+        put_str(&mut b, "");
+        b.push(0);
+        let (_, r) = parse_hello_reply(&b).unwrap().unwrap();
+        assert_eq!(
+            r,
+            HelloReply::Exception {
+                code: 194,
+                message: "Password required for user default".into()
+            }
+        );
+    }
+
+    #[test]
+    fn huge_and_malformed_inputs_are_rejected_not_allocated() {
+        // A string length of 2^62 in the server name.
+        let mut b = vec![0u8];
+        put_varint(&mut b, 1 << 62);
+        assert!(parse_hello_reply(&b).is_err());
+        // An endless varint.
+        assert!(parse_hello_reply(&[0x80; 16]).is_err());
+        // HTTP sent back to us is not ClickHouse.
+        assert!(parse_hello_reply(b"HTTP/1.0 400 Bad Request\r\n").is_err());
+    }
+
+    #[test]
+    fn data_block_with_one_string() {
+        let mut b = Vec::new();
+        put_varint(&mut b, 1);
+        put_str(&mut b, "");
+        put_varint(&mut b, 1);
+        b.push(0);
+        put_varint(&mut b, 2);
+        b.extend_from_slice(&(-1i32).to_le_bytes());
+        put_varint(&mut b, 0);
+        put_varint(&mut b, 1);
+        put_varint(&mut b, 1);
+        put_str(&mut b, "version()");
+        put_str(&mut b, "String");
+        put_str(&mut b, "18.16.1");
+        let (n, p) = parse_query_packet(&b, 54413).unwrap().unwrap();
+        assert_eq!(n, b.len());
+        assert_eq!(p, QueryPacket::Value(Some("18.16.1".into())));
+        assert!(parse_query_packet(&b[..b.len() - 1], 54413)
+            .unwrap()
+            .is_none());
+    }
+}
