@@ -101,7 +101,7 @@ CORPUS_FILES=$(dir_files "$CORPUS")
 # detect-secrets subset: every large file cut at a line boundary to the same fraction, and an
 # evenly spaced sample of the small (config) files, so the mix of content stays the same.
 DS_DIR=$OUT/ds-subset
-if has detect-secrets && awk -v c="$CORPUS_BYTES" -v d="$DS_MB" 'BEGIN {exit !(d * 1e6 >= c)}'; then
+if has detect-secrets && awk -v c="$CORPUS_BYTES" -v d="$DS_MB" 'BEGIN {exit !(d * 1e6 * 1.1 >= c)}'; then
     DS_DIR=$CORPUS
     DS_BYTES=$CORPUS_BYTES
     DS_FILES=$CORPUS_FILES
@@ -177,7 +177,22 @@ cmd_detect-secrets() {
 
 count_findings() { # tool file
     case $1 in
-    leakhound) grep -c . "$2" || true ;;
+    leakhound) # total lines, and per category when the rows carry one
+        "$PYTHON" - "$2" <<'EOF'
+import collections, json, sys
+n, cats = 0, collections.Counter()
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    if not line.strip():
+        continue
+    n += 1
+    try:
+        cats[json.loads(line).get("category", "?")] += 1
+    except (ValueError, AttributeError):
+        cats["?"] += 1
+detail = ", ".join(f"{k} {v}" for k, v in sorted(cats.items()) if k != "?")
+print(f"{n} ({detail})" if detail else n)
+EOF
+        ;;
     kingfisher) grep -c '^{"rule"' "$2" || true ;;
     gitleaks) "$PYTHON" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$2" ;;
     detect-secrets) "$PYTHON" -c 'import json,sys; print(sum(len(v) for v in json.load(open(sys.argv[1]))["results"].values()))' "$2" ;;
@@ -186,7 +201,7 @@ count_findings() { # tool file
 
 ok_rc() { # tool rc
     case $1:$2 in
-    *:0 | kingfisher:200 | kingfisher:205) return 0 ;; # kingfisher: 200 = findings, 205 = validated findings
+    *:0 | leakhound:1 | kingfisher:200 | kingfisher:205) return 0 ;; # leakhound 1 and kingfisher 200/205 = findings
     *) return 1 ;;
     esac
 }
@@ -205,6 +220,7 @@ WARM=$OUT/warmup
 mkdir -p "$WARM"
 printf 'hello world\nAPI_KEY=<YOUR_API_KEY>\n' >"$WARM/a.txt"
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 ROWS=()
 COMMANDS=()
 run_tool() { # tool mode(1|all)
@@ -263,7 +279,7 @@ run_tool() { # tool mode(1|all)
         note=" (exit $rc, see ${base#"$ROOT"/}.err)"
     fi
     local mbps rss_mb
-    mbps=$(awk -v b="$bytes" -v s="$best" 'BEGIN {printf (s > 0 ? "%.1f" : "-"), b / 1e6 / s}')
+    mbps=$(awk -v b="$bytes" -v s="$best" 'BEGIN {if (s <= 0) print "-"; else printf (b / 1e6 / s < 10 ? "%.2f" : "%.1f"), b / 1e6 / s}')
     rss_mb=$(awk -v k="$best_rss" 'BEGIN {printf "%.0f", k / 1024}')
     if [[ $tool == detect-secrets && $bytes != "$CORPUS_BYTES" ]]; then
         local scaled
@@ -286,7 +302,7 @@ done
     echo "## leakhound classify throughput"
     echo
     echo "Corpus: \`bench-out/corpus\`, $(awk -v b="$CORPUS_BYTES" 'BEGIN {printf "%.1f", b / 1e6}') MB in $CORPUS_FILES files (scripts/bench/gen_corpus.py --mb $MB --seed $SEED)."
-    echo "Machine: $NCPU cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ). Best of $REPEAT run(s); page cache warm."
+    echo "Machine: $NCPU cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ). Best of $REPEAT run(s); page cache warm; load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo
     echo "| tool | mode | wall s | MB/s | peak RSS MB | findings |"
     echo "| --- | --- | ---: | ---: | ---: | --- |"
@@ -294,7 +310,7 @@ done
     echo
     echo "MB/s = corpus bytes / 10^6 / wall seconds. Peak RSS is GNU time's %M (largest single process, MiB)."
     echo "1 core = \`taskset -c 0\` plus the tool's thread flag set to 1 (Kingfisher \`-j 1\`, GOMAXPROCS=1 for gitleaks, detect-secrets \`-c 1\`)."
-    echo "Findings are each tool's own unit: leakhound JSONL lines, Kingfisher JSONL finding rows (deduplicated by default),"
+    echo "Findings are each tool's own unit: leakhound JSONL lines (all categories; compare its secret count with the peers), Kingfisher JSONL finding rows (deduplicated by default),"
     echo "gitleaks JSON report entries, detect-secrets baseline results."
     if has detect-secrets && [[ $DS_DIR != "$CORPUS" ]]; then
         echo "detect-secrets ran on \`bench-out/ds-subset\` ($(awk -v b="$DS_BYTES" 'BEGIN {printf "%.1f", b / 1e6}') MB, $DS_FILES files: every large file cut to the same fraction, and an even sample of the small files); its MB/s is measured on that subset and its findings are scaled by corpus/subset bytes."

@@ -76,6 +76,9 @@ pub struct ScanArgs {
     /// Extra classifier rule files.
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
+    /// Only find open ports (prints `ip:port` per line); probe nothing.
+    #[arg(long)]
+    pub discovery_only: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -61,6 +61,7 @@ fn config(args: &ScanArgs) -> anyhow::Result<ScanConfig> {
         endpoint_budget: Duration::from_secs(args.endpoint_budget),
         ..ScanConfig::default()
     };
+    cfg.discovery_only = args.discovery_only;
     cfg.probe.sample_rows = args.sample_rows;
     cfg.probe.sample_bytes = args.sample_bytes;
     cfg.probe.endpoint_bytes = args.endpoint_bytes;
@@ -83,6 +84,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let mut endpoints: Vec<EndpointResult> = Vec::new();
     let mut findings: Vec<Finding> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
+    let mut open_ports: Vec<std::net::SocketAddr> = Vec::new();
     let stats: Stats = rt.block_on(async {
         let engine = tokio::spawn(leakhound_scan::run(cfg, classifier, tx));
         while let Some(ev) = rx.recv().await {
@@ -96,7 +98,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
                     errors.push(e);
                 }
                 Event::Warning(w) => eprintln!("leakhound: warning: {w}"),
-                Event::PortOpen(_) => {}
+                Event::PortOpen(ep) => open_ports.push(ep.socket()),
             }
         }
         engine.await.unwrap_or_default()
@@ -115,6 +117,14 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         )),
         None => Box::new(io::BufWriter::new(io::stdout().lock())),
     };
+    if args.discovery_only {
+        open_ports.sort();
+        for p in &open_ports {
+            writeln!(out, "{p}")?;
+        }
+        out.flush()?;
+        return Ok(ExitCode::from(if errors.is_empty() { 0 } else { 2 }));
+    }
     match args.format {
         Format::Json => {
             let doc = serde_json::json!({

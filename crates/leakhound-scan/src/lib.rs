@@ -43,6 +43,8 @@ pub struct ScanConfig {
     pub endpoint_budget: Duration,
     /// Probe settings.
     pub probe: ProbeConfig,
+    /// Stop after discovery: report open ports, probe nothing.
+    pub discovery_only: bool,
 }
 
 impl Default for ScanConfig {
@@ -58,6 +60,7 @@ impl Default for ScanConfig {
             retries: 1,
             endpoint_budget: Duration::from_secs(60),
             probe: ProbeConfig::default(),
+            discovery_only: false,
         }
     }
 }
@@ -190,11 +193,19 @@ fn content_remediation(category: Category, service_fix: &str) -> String {
     format!("{first}; then close the exposure: {service_fix}")
 }
 
+/// What to tell the owner of an exposed Redis.
+const REDIS_REMEDIATION: &str = leakhound_probes::redis::REMEDIATION;
+
+/// What to tell the owner of an exposed PostgreSQL.
+const POSTGRES_REMEDIATION: &str = leakhound_probes::postgres::REMEDIATION;
+
 fn service_remediation(service: Service) -> &'static str {
     match service {
         Service::ClickhouseHttp | Service::ClickhouseNative => {
             leakhound_probes::clickhouse_http::REMEDIATION
         }
+        Service::Redis => REDIS_REMEDIATION,
+        Service::Postgres => POSTGRES_REMEDIATION,
         _ => "Require authentication and restrict the service to internal networks; close the port at the firewall.",
     }
 }
@@ -373,6 +384,9 @@ pub async fn run(
             }
             stats.lock().unwrap().open_ports += 1;
             let _ = events.send(Event::PortOpen(ep.clone())).await;
+            if cfg.discovery_only {
+                return;
+            }
             let host_sem = host_slots
                 .lock()
                 .unwrap()
