@@ -142,6 +142,30 @@ impl Engine {
         }
     }
 
+    /// Per-rule cost on `hay`: (rule, windows, window bytes, nanoseconds), for tuning.
+    pub fn profile(&self, hay: &[u8]) -> Vec<(u32, u64, u64, u128)> {
+        let mut stats: Vec<(u32, u64, u64, u128)> =
+            (0..self.rules.len() as u32).map(|r| (r, 0, 0, 0)).collect();
+        let mut windows: Vec<(u32, Range<usize>)> = Vec::new();
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(hay) {
+                for &r in &self.kw_rules[m.pattern().as_usize()] {
+                    let w = self.rules[r as usize].window();
+                    windows.push((r, m.start().saturating_sub(w)..(m.end() + w).min(hay.len())));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (r, range) in windows {
+            let t = std::time::Instant::now();
+            stats[r as usize].1 += 1;
+            stats[r as usize].2 += range.len() as u64;
+            self.run_rule(r, hay, range, &mut out);
+            stats[r as usize].3 += t.elapsed().as_nanos();
+        }
+        stats
+    }
+
     /// All candidate hits of the non-field rules in `hay`.
     pub fn scan(&self, hay: &[u8], out: &mut Vec<RawHit>) {
         if let Some(ac) = &self.ac {

@@ -115,6 +115,17 @@ impl Classifier {
         self.engine.keyword_count()
     }
 
+    /// Per-rule cost of the keyed rules on `hay` without window merging:
+    /// (rule id, windows, window bytes, nanoseconds). A tuning aid for rule authors.
+    #[doc(hidden)]
+    pub fn profile_rules(&self, hay: &[u8]) -> Vec<(String, u64, u64, u128)> {
+        self.engine
+            .profile(hay)
+            .into_iter()
+            .map(|(r, w, b, t)| (self.engine.rules[r as usize].spec.id.clone(), w, b, t))
+            .collect()
+    }
+
     /// The options it was built with.
     pub fn options(&self) -> Options {
         self.opts
