@@ -130,11 +130,13 @@ impl Engine {
                 break;
             };
             self.push_captures(rule, &caps, out);
-            let next = if m.end() > m.start() {
-                m.end()
-            } else {
-                m.end() + 1
-            };
+            // Resume where the value ended, not the whole match: a rule that consumes a
+            // trailing delimiter must still see the next token that starts right after it.
+            let value_end = self.rules[rule as usize]
+                .secret_group
+                .and_then(|g| caps.get_group(g))
+                .map_or(m.end(), |s| s.end);
+            let next = value_end.max(m.start() + 1);
             if next > input.end() {
                 break;
             }

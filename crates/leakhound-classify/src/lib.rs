@@ -316,13 +316,13 @@ fn finish(hay: &[u8], out: &mut Vec<Match>, lines: bool) {
     // The same value found raw and again after decoding is one finding.
     let mut seen = std::collections::HashSet::new();
     out.retain(|m| seen.insert((m.rule.clone(), m.fingerprint.clone(), m.span.start)));
-    let raw: std::collections::HashMap<(Arc<str>, &str), Vec<Range<usize>>> = out
+    // A decoded match that a raw match of the same rule already covers is the same finding
+    // seen through an encoding (a PEM key with `\n` escapes raw, with newlines decoded).
+    let raw: std::collections::HashMap<Arc<str>, Vec<Range<usize>>> = out
         .iter()
         .filter(|m| m.decoded.is_none())
         .fold(Default::default(), |mut acc, m| {
-            acc.entry((m.rule.clone(), m.fingerprint.as_str()))
-                .or_default()
-                .push(m.span.clone());
+            acc.entry(m.rule.clone()).or_default().push(m.span.clone());
             acc
         });
     let dup: Vec<bool> = out
@@ -330,7 +330,7 @@ fn finish(hay: &[u8], out: &mut Vec<Match>, lines: bool) {
         .map(|m| {
             m.decoded.is_some()
                 && raw
-                    .get(&(m.rule.clone(), m.fingerprint.as_str()))
+                    .get(&m.rule)
                     .is_some_and(|spans| spans.iter().any(|s| overlaps(s, &m.span)))
         })
         .collect();

@@ -529,6 +529,7 @@ pub fn looks_like_placeholder(s: &[u8]) -> bool {
         b"placeholder",
         b"changeme",
         b"change_me",
+        b"change-me",
         b"redacted",
         b"dummy",
         b"sample",
