@@ -18,7 +18,7 @@ fn main() {
         }
     }
     let mut v: Vec<_> = total.into_iter().collect();
-    v.sort_by(|a, b| b.1 .2.cmp(&a.1 .2));
+    v.sort_by_key(|e| std::cmp::Reverse(e.1 .2));
     for (id, (w, b, t)) in v.into_iter().take(30) {
         println!(
             "{:>8.1} ms {:>9} windows {:>12} bytes  {id}",

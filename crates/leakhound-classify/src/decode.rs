@@ -46,16 +46,20 @@ pub(crate) fn json_lines(hay: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ 
     })
 }
 
+/// A run of 24+ base64 characters with both letter cases: what an encoded value looks
+/// like, and what hex ids, UUIDs and words do not.
 fn has_base64_run(b: &[u8]) -> bool {
-    let mut run = 0;
+    let (mut run, mut upper, mut lower) = (0, false, false);
     for &c in b {
-        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'-' || c == b'_' {
+        if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_') {
             run += 1;
-            if run >= MIN_BASE64 {
+            upper |= c.is_ascii_uppercase();
+            lower |= c.is_ascii_lowercase();
+            if run >= MIN_BASE64 && upper && lower {
                 return true;
             }
         } else {
-            run = 0;
+            (run, upper, lower) = (0, false, false);
         }
     }
     false
@@ -93,12 +97,14 @@ fn walk(v: &serde_json::Value, key: Option<&str>, f: &mut dyn FnMut(Option<&str>
 }
 
 /// A decoded string differs from its raw JSON form only when it held escapes; only then
-/// can a rescan find something new.
-pub(crate) fn worth_rescanning(text: &[u8]) -> bool {
+/// can a rescan find something new. Non-ASCII text counts only when the record used
+/// `\uXXXX` escapes: UTF-8 written as-is was already scanned byte for byte.
+pub(crate) fn worth_rescanning(text: &[u8], record_has_unicode_escapes: bool) -> bool {
     text.len() >= 8
-        && text
-            .iter()
-            .any(|&b| matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t') || b >= 0x80)
+        && text.iter().any(|&b| {
+            matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t')
+                || (b >= 0x80 && record_has_unicode_escapes)
+        })
 }
 
 /// Decodes `text` as base64 when it plausibly is, returning readable text only.

@@ -176,18 +176,19 @@ impl Classifier {
             let records: Vec<Range<usize>> = if lines {
                 decode::json_lines(hay).collect()
             } else if decode::looks_like_json(hay) {
-                vec![0..hay.len()]
+                std::iter::once(0..hay.len()).collect()
             } else {
                 Vec::new()
             };
             for rec in records {
                 let record = &hay[rec.clone()];
+                let unicode_escapes = memchr::memmem::find(record, b"\\u").is_some();
                 decode::walk_json(record, &mut |key, text| {
                     let mut found = Vec::new();
                     if let Some(key) = key {
                         self.scan_field(text, key, 0..text.len(), None, &mut found);
                     }
-                    if decode::worth_rescanning(text) {
+                    if decode::worth_rescanning(text, unicode_escapes) {
                         self.scan_at(text, depth + 1, false, &mut found);
                         for m in &mut found {
                             m.decoded.get_or_insert(Decoding::Json);

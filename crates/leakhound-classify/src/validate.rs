@@ -38,6 +38,11 @@ pub enum Validator {
     BasicAuth,
     /// Natural-language text: at least 12 bytes, letters, and spaces or CJK characters.
     NaturalText,
+    /// A letter plus a digit or one of `#%^*+=~@`: random tokens have both, words do not.
+    MixedCharset,
+    /// Not a value that a vendor rule owns (`ghp_…`, `pk_…`): a GitHub token whose checksum
+    /// failed must not come back as a generic secret.
+    NotVendorPrefixed,
 }
 
 impl Validator {
@@ -58,6 +63,18 @@ impl Validator {
             Validator::PemBody => pem_body(s),
             Validator::BasicAuth => basic_auth(s),
             Validator::NaturalText => natural_text(s),
+            Validator::MixedCharset => {
+                s.iter().any(u8::is_ascii_alphabetic)
+                    && s.iter()
+                        .any(|b| b.is_ascii_digit() || b"#%^*+=~@".contains(b))
+            }
+            Validator::NotVendorPrefixed => {
+                const OWNED: &[&[u8]] =
+                    &[b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_", b"pk_", b"pk."];
+                !OWNED
+                    .iter()
+                    .any(|p| s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p))
+            }
         }
     }
 
@@ -78,6 +95,8 @@ impl Validator {
             Validator::PemBody => "pem-body",
             Validator::BasicAuth => "basic-auth",
             Validator::NaturalText => "natural-text",
+            Validator::MixedCharset => "mixed-charset",
+            Validator::NotVendorPrefixed => "not-vendor-prefixed",
         }
     }
 }
@@ -113,7 +132,7 @@ pub fn luhn(s: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn card_issuer(s: &[u8]) -> bool {

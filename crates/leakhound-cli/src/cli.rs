@@ -76,6 +76,12 @@ pub struct ScanArgs {
     /// Extra classifier rule files.
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
+    /// PostgreSQL user names tried without a password (comma separated).
+    #[arg(long = "pg-users", value_delimiter = ',', default_value = "postgres")]
+    pub pg_users: Vec<String>,
+    /// Also try a short documented list of default passwords (opt-in; never by default).
+    #[arg(long)]
+    pub default_creds: bool,
     /// Only find open ports (prints `ip:port` per line); probe nothing.
     #[arg(long)]
     pub discovery_only: bool,

@@ -62,6 +62,8 @@ fn config(args: &ScanArgs) -> anyhow::Result<ScanConfig> {
         ..ScanConfig::default()
     };
     cfg.discovery_only = args.discovery_only;
+    cfg.probe.pg_users = args.pg_users.clone();
+    cfg.probe.default_creds = args.default_creds;
     cfg.probe.sample_rows = args.sample_rows;
     cfg.probe.sample_bytes = args.sample_bytes;
     cfg.probe.endpoint_bytes = args.endpoint_bytes;
@@ -103,7 +105,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
         engine.await.unwrap_or_default()
     });
-    endpoints.sort_by(|a, b| (a.ip, a.port).cmp(&(b.ip, b.port)));
+    endpoints.sort_by_key(|e| (e.ip, e.port));
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)

@@ -41,11 +41,11 @@ impl Response {
     }
 }
 
+/// A parsed response head: its length in bytes, the status and the headers.
+type Head = (usize, u16, Vec<(String, String)>);
+
 /// Parses a status line and headers. `Ok(None)` means incomplete.
-fn parse_head(
-    buf: &[u8],
-    max_header: usize,
-) -> Result<Option<(usize, u16, Vec<(String, String)>)>, NetError> {
+fn parse_head(buf: &[u8], max_header: usize) -> Result<Option<Head>, NetError> {
     let Some(end) = memchr::memmem::find(buf, b"\r\n\r\n") else {
         if buf.len() > max_header {
             return Err(NetError::TooLarge(max_header));
@@ -227,6 +227,46 @@ pub fn encode_query(s: &str) -> String {
     out
 }
 
+/// Recognises any HTTP server, so an endpoint that speaks HTTP but is no known service is
+/// reported as `http` rather than `unknown`. Tried last.
+pub struct GenericHttp;
+
+impl crate::Probe for GenericHttp {
+    fn service(&self) -> leakhound_model::Service {
+        leakhound_model::Service::Http
+    }
+
+    fn port_hints(&self) -> &'static [u16] {
+        &[]
+    }
+
+    fn probe<'a>(
+        &'a self,
+        ep: &'a leakhound_targets::Endpoint,
+        cfg: &'a crate::ProbeConfig,
+        _sink: crate::SampleSink<'a>,
+    ) -> crate::ProbeFuture<'a> {
+        Box::pin(async move {
+            let host = ep.socket().to_string();
+            let r = get(ep.socket(), &host, "/", &cfg.user_agent, cfg.limits, 4096)
+                .await
+                .ok()?;
+            // ClickHouse's native port answers HTTP with a 400 that names its client: it is
+            // not a web server, and the native probe must get its turn.
+            if r.text().contains("is for clickhouse-client program") {
+                return None;
+            }
+            let mut rep = crate::ProbeReport::new(
+                leakhound_model::Service::Http,
+                leakhound_model::Access::Unknown,
+            );
+            rep.version = r.header("server").map(str::to_string);
+            rep.notes.push(format!("HTTP {} on /", r.status));
+            Some(rep)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,40 +308,5 @@ mod tests {
     #[test]
     fn query_encoding() {
         assert_eq!(encode_query("SELECT 1"), "SELECT%201");
-    }
-}
-
-/// Recognises any HTTP server, so an endpoint that speaks HTTP but is no known service is
-/// reported as `http` rather than `unknown`. Tried last.
-pub struct GenericHttp;
-
-impl crate::Probe for GenericHttp {
-    fn service(&self) -> leakhound_model::Service {
-        leakhound_model::Service::Http
-    }
-
-    fn port_hints(&self) -> &'static [u16] {
-        &[]
-    }
-
-    fn probe<'a>(
-        &'a self,
-        ep: &'a leakhound_targets::Endpoint,
-        cfg: &'a crate::ProbeConfig,
-        _sink: crate::SampleSink<'a>,
-    ) -> crate::ProbeFuture<'a> {
-        Box::pin(async move {
-            let host = ep.socket().to_string();
-            let r = get(ep.socket(), &host, "/", &cfg.user_agent, cfg.limits, 4096)
-                .await
-                .ok()?;
-            let mut rep = crate::ProbeReport::new(
-                leakhound_model::Service::Http,
-                leakhound_model::Access::Unknown,
-            );
-            rep.version = r.header("server").map(str::to_string);
-            rep.notes.push(format!("HTTP {} on /", r.status));
-            Some(rep)
-        })
     }
 }

@@ -10,6 +10,8 @@ pub mod clickhouse_http;
 pub mod clickhouse_native;
 pub mod http;
 pub mod net;
+pub mod postgres;
+pub mod redis;
 
 use leakhound_model::{Access, Location, Service, Severity};
 use leakhound_targets::Endpoint;
@@ -165,6 +167,8 @@ pub fn all() -> Vec<Box<dyn Probe>> {
         Box::new(clickhouse_http::ClickhouseHttp),
         Box::new(http::GenericHttp),
         Box::new(clickhouse_native::ClickhouseNative),
+        Box::new(redis::Redis),
+        Box::new(postgres::Postgres),
         // (other protocol probes are registered here)
     ]
 }

@@ -39,7 +39,7 @@ pub fn fd_budget(requested: Option<usize>) -> (usize, Option<String>) {
             rlim_max: 0,
         };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
-            (1024, 1024)
+            (1024u64, 1024u64)
         } else {
             if r.rlim_cur < r.rlim_max {
                 let raised = libc::rlimit {
@@ -50,7 +50,7 @@ pub fn fd_budget(requested: Option<usize>) -> (usize, Option<String>) {
                     r.rlim_cur = r.rlim_max;
                 }
             }
-            (r.rlim_cur as u64, r.rlim_max as u64)
+            (r.rlim_cur, r.rlim_max)
         }
     };
     // Keep headroom for the store, logs and probe connections.

@@ -1,6 +1,8 @@
 mod classify;
 mod rules;
 mod scan_clickhouse;
+mod scan_postgres;
+mod scan_redis;
 mod servers;
 
 use assert_cmd::Command;
