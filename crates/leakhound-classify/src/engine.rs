@@ -109,6 +109,7 @@ impl Engine {
             return;
         };
         let value = self.rules[rule as usize]
+            .compiled()
             .secret_group
             .and_then(|g| caps.get_group(g))
             .map(|s| s.range())
@@ -121,7 +122,7 @@ impl Engine {
 
     /// Runs one rule over a range of the haystack.
     pub fn run_rule(&self, rule: u32, hay: &[u8], range: Range<usize>, out: &mut Vec<RawHit>) {
-        let re = &self.rules[rule as usize].regex;
+        let re = &self.rules[rule as usize].compiled().regex;
         let mut caps = re.create_captures();
         let mut input = Input::new(hay).range(range);
         loop {
@@ -133,6 +134,7 @@ impl Engine {
             // Resume where the value ended, not the whole match: a rule that consumes a
             // trailing delimiter must still see the next token that starts right after it.
             let value_end = self.rules[rule as usize]
+                .compiled()
                 .secret_group
                 .and_then(|g| caps.get_group(g))
                 .map_or(m.end(), |s| s.end);
@@ -209,7 +211,7 @@ impl Engine {
                 let end = (m.start() + ALWAYS_MAX_MATCH).min(hay.len());
                 let mut furthest = m.end();
                 for &r in &self.always {
-                    let re = &self.rules[r as usize].regex;
+                    let re = &self.rules[r as usize].compiled().regex;
                     let mut caps = re.create_captures();
                     let anchored = Input::new(hay)
                         .range(m.start()..end)

@@ -93,9 +93,15 @@ impl Classifier {
     /// The built-in rules plus `extra` (user rules, e.g. from `--rules FILE`).
     pub fn new(extra: Vec<RuleSpec>, opts: Options) -> Result<Classifier, RuleError> {
         let mut specs = rules::builtin_specs()?;
+        let builtin = specs.len();
         specs.extend(extra);
+        let compiled = rules::compile_all(specs)?;
+        // A user's rule fails at load time, not in the middle of a scan.
+        for r in &compiled[builtin..] {
+            r.compile_now()?;
+        }
         Ok(Classifier {
-            engine: Engine::new(rules::compile_all(specs)?)?,
+            engine: Engine::new(compiled)?,
             opts,
         })
     }
@@ -463,6 +469,10 @@ impl Classifier {
                     problem,
                 })
             };
+            if let Err(e) = r.compile_now() {
+                fail(e.to_string());
+                continue;
+            }
             if spec.examples.is_empty() {
                 fail("no examples".into());
             }

@@ -129,9 +129,30 @@ pub struct Rule {
     pub kind: Arc<str>,
     /// Severity after defaults.
     pub severity: Severity,
-    pub(crate) regex: meta::Regex,
+    /// Compiled on first use: most rules never see their keyword in a given input, and
+    /// compiling three hundred regexes up front costs more than scanning a small file.
+    compiled: std::sync::OnceLock<Compiled>,
     pub(crate) field: Option<meta::Regex>,
-    pub(crate) secret_group: Option<usize>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub regex: meta::Regex,
+    /// The capture group holding the value: `secret`, else 1, else none (whole match).
+    pub secret_group: Option<usize>,
+}
+
+fn compile_with_group(id: &str, pattern: &str) -> Result<Compiled, RuleError> {
+    let regex = compile_regex(id, pattern)?;
+    let names: Vec<Option<&str>> = regex.group_info().pattern_names(0.into()).collect();
+    let secret_group = names
+        .iter()
+        .position(|n| *n == Some("secret"))
+        .or(if names.len() > 1 { Some(1) } else { None });
+    Ok(Compiled {
+        regex,
+        secret_group,
+    })
 }
 
 /// A rule that could not be loaded.
@@ -222,17 +243,18 @@ impl Rule {
                 message: "id must be namespaced, e.g. `lh.vendor.kind`".into(),
             });
         }
-        let regex = compile_regex(&spec.id, &spec.pattern)?;
+        // Syntax errors surface now; the automata are built on first use.
+        regex_automata::util::syntax::parse_with(&spec.pattern, &syntax_config()).map_err(|e| {
+            RuleError::Pattern {
+                id: spec.id.clone(),
+                message: e.to_string(),
+            }
+        })?;
         let field = spec
             .field
             .as_deref()
             .map(|f| compile_regex(&spec.id, f))
             .transpose()?;
-        let names: Vec<Option<&str>> = regex.group_info().pattern_names(0.into()).collect();
-        let secret_group = names
-            .iter()
-            .position(|n| *n == Some("secret"))
-            .or(if names.len() > 1 { Some(1) } else { None });
         let kind = spec
             .kind
             .clone()
@@ -250,11 +272,32 @@ impl Rule {
             id: spec.id.as_str().into(),
             kind: kind.into(),
             severity,
-            regex,
+            compiled: std::sync::OnceLock::new(),
             field,
-            secret_group,
             spec,
         })
+    }
+
+    /// The compiled pattern. Patterns were syntax-checked at load, and every built-in rule
+    /// is compiled by `rules check` in the test suite, so a failure here is a bug.
+    pub(crate) fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| {
+            compile_with_group(&self.spec.id, &self.spec.pattern).unwrap_or_else(|e| {
+                panic!(
+                    "rule {} passed its syntax check but failed to compile: {e}",
+                    self.spec.id
+                )
+            })
+        })
+    }
+
+    /// Compiles now (user rules, whose failures should be reported at load time).
+    pub fn compile_now(&self) -> Result<(), RuleError> {
+        if self.compiled.get().is_none() {
+            let c = compile_with_group(&self.spec.id, &self.spec.pattern)?;
+            let _ = self.compiled.set(c);
+        }
+        Ok(())
     }
 
     /// Keyword window in bytes.
