@@ -97,14 +97,15 @@ fn walk(v: &serde_json::Value, key: Option<&str>, f: &mut dyn FnMut(Option<&str>
 }
 
 /// A decoded string differs from its raw JSON form only when it held escapes; only then
-/// can a rescan find something new. Non-ASCII text counts only when the record used
-/// `\uXXXX` escapes: UTF-8 written as-is was already scanned byte for byte.
+/// can a rescan find something new. A `\n` escape alone does not count: the rules that
+/// care about line breaks (transcripts, stack traces, PEM keys) accept the literal escape
+/// in raw text, and most LLM log rows are prose with newlines. Escaped quotes (a nested
+/// JSON document) and `\uXXXX` escapes (text the raw scan saw encoded) do count.
 pub(crate) fn worth_rescanning(text: &[u8], record_has_unicode_escapes: bool) -> bool {
     text.len() >= 8
-        && text.iter().any(|&b| {
-            matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t')
-                || (b >= 0x80 && record_has_unicode_escapes)
-        })
+        && text
+            .iter()
+            .any(|&b| matches!(b, b'"' | b'\\') || (b >= 0x80 && record_has_unicode_escapes))
 }
 
 /// Decodes `text` as base64 when it plausibly is, returning readable text only.

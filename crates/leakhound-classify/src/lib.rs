@@ -121,7 +121,7 @@ impl Classifier {
         self.engine.keyword_count()
     }
 
-    /// Per-rule cost of the keyed rules on `hay` without window merging:
+    /// Per-rule cost of the keyed rules on `hay`:
     /// (rule id, windows, window bytes, nanoseconds). A tuning aid for rule authors.
     #[doc(hidden)]
     pub fn profile_rules(&self, hay: &[u8]) -> Vec<(String, u64, u64, u128)> {
@@ -130,6 +130,12 @@ impl Classifier {
             .into_iter()
             .map(|(r, w, b, t)| (self.engine.rules[r as usize].spec.id.clone(), w, b, t))
             .collect()
+    }
+
+    /// Nanoseconds in the keyword automaton and in the always-on set, and keyword hits.
+    #[doc(hidden)]
+    pub fn profile_stages(&self, hay: &[u8]) -> (u128, u128, usize, u128) {
+        self.engine.stage_times(hay)
     }
 
     /// The options it was built with.
@@ -178,7 +184,6 @@ impl Classifier {
             }
         }
         if self.opts.decode && depth < MAX_DEPTH {
-            let mut sink = Vec::new();
             let records: Vec<Range<usize>> = if lines {
                 decode::json_lines(hay).collect()
             } else if decode::looks_like_json(hay) {
@@ -186,45 +191,76 @@ impl Classifier {
             } else {
                 Vec::new()
             };
-            for rec in records {
-                let record = &hay[rec.clone()];
-                let unicode_escapes = memchr::memmem::find(record, b"\\u").is_some();
-                decode::walk_json(record, &mut |key, text| {
-                    let mut found = Vec::new();
-                    if let Some(key) = key {
-                        self.scan_field(text, key, 0..text.len(), None, &mut found);
+            self.decode_records(hay, records, depth, out);
+        }
+    }
+
+    /// Walks JSON records: every string leaf gets the field rules of its key, a rescan when
+    /// decoding changed it, and one base64 attempt. Matches map onto the leaf's raw span.
+    fn decode_records(
+        &self,
+        hay: &[u8],
+        records: Vec<Range<usize>>,
+        depth: u8,
+        out: &mut Vec<Match>,
+    ) {
+        // JSON keys repeat on every row; match each name against the field rules once.
+        let mut field_cache: std::collections::HashMap<String, Vec<u32>> =
+            std::collections::HashMap::new();
+        for rec in records {
+            let record = &hay[rec.clone()];
+            let unicode_escapes = memchr::memmem::find(record, b"\\u").is_some();
+            decode::walk_json(record, &mut |key, text| {
+                let mut found = Vec::new();
+                if let Some(key) = key {
+                    if !field_cache.contains_key(key) {
+                        let rules = self.engine.field_rules_for(key).collect();
+                        field_cache.insert(key.to_string(), rules);
                     }
-                    if decode::worth_rescanning(text, unicode_escapes) {
-                        self.scan_at(text, depth + 1, false, &mut found);
-                        for m in &mut found {
-                            m.decoded.get_or_insert(Decoding::Json);
+                    let rules = &field_cache[key];
+                    if !rules.is_empty() {
+                        self.scan_field_rules(text, rules, 0..text.len(), None, &mut found);
+                    }
+                }
+                if decode::looks_like_json(text) && !unicode_escapes {
+                    // A JSON document inside a string: its characters were already scanned
+                    // raw (the rules accept escaped quotes), so only its structure is new.
+                    // Walk it, so its keys give context and its own escaped leaves are
+                    // rescanned, instead of scanning all of it again.
+                    if depth + 1 < MAX_DEPTH {
+                        self.decode_records(
+                            text,
+                            std::iter::once(0..text.len()).collect(),
+                            depth + 1,
+                            &mut found,
+                        );
+                    }
+                } else if decode::worth_rescanning(text, unicode_escapes) {
+                    self.scan_at(text, depth + 1, false, &mut found);
+                }
+                for m in &mut found {
+                    m.decoded.get_or_insert(Decoding::Json);
+                }
+                if depth < MAX_DEPTH {
+                    if let Some(decoded) = decode::base64_text(text) {
+                        let start = found.len();
+                        self.scan_at(&decoded, MAX_DEPTH, false, &mut found);
+                        for m in &mut found[start..] {
+                            m.decoded = Some(Decoding::Base64);
                         }
                     }
-                    if depth < MAX_DEPTH {
-                        if let Some(decoded) = decode::base64_text(text) {
-                            let start = found.len();
-                            self.scan_at(&decoded, MAX_DEPTH, false, &mut found);
-                            for m in &mut found[start..] {
-                                m.decoded = Some(Decoding::Base64);
-                            }
-                        }
-                    }
-                    if found.is_empty() {
-                        return;
-                    }
-                    let span = decode::raw_span(record, text)
-                        .map(|s| rec.start + s.start..rec.start + s.end)
-                        .unwrap_or(rec.clone());
-                    for mut m in found {
-                        m.span = span.clone();
-                        if key.is_some() && m.decoded.is_none() {
-                            m.decoded = Some(Decoding::Json);
-                        }
-                        sink.push(m);
-                    }
-                });
-            }
-            out.extend(sink);
+                }
+                if found.is_empty() {
+                    return;
+                }
+                let span = decode::raw_span(record, text)
+                    .map(|s| rec.start + s.start..rec.start + s.end)
+                    .unwrap_or(rec.clone());
+                for mut m in found {
+                    m.span = span.clone();
+                    out.push(m);
+                }
+            });
         }
     }
 
@@ -254,8 +290,20 @@ impl Classifier {
         how: Option<Decoding>,
         out: &mut Vec<Match>,
     ) {
+        let rules: Vec<u32> = self.engine.field_rules_for(field).collect();
+        self.scan_field_rules(value, &rules, span, how, out);
+    }
+
+    fn scan_field_rules(
+        &self,
+        value: &[u8],
+        rules: &[u32],
+        span: Range<usize>,
+        how: Option<Decoding>,
+        out: &mut Vec<Match>,
+    ) {
         let mut hits = Vec::new();
-        for r in self.engine.field_rules_for(field) {
+        for &r in rules {
             self.engine.run_rule(r, value, 0..value.len(), &mut hits);
         }
         for h in hits {

@@ -6,6 +6,7 @@
 use crate::validate::Validator;
 use leakhound_model::{Category, Confidence, Severity};
 use regex_automata::{meta, util::syntax};
+use regex_syntax::hir::{Hir, HirKind};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -80,6 +81,13 @@ pub struct RuleSpec {
     /// Bytes searched on each side of a keyword hit (default 256).
     #[serde(default)]
     pub window: Option<usize>,
+    /// Bytes searched before a keyword hit, when it differs from `window` (a keyword that
+    /// starts the match needs few bytes before it and many after).
+    #[serde(default)]
+    pub window_before: Option<usize>,
+    /// Bytes searched after a keyword hit, when it differs from `window`.
+    #[serde(default)]
+    pub window_after: Option<usize>,
     /// Checks the value must pass.
     #[serde(default)]
     pub validators: Vec<Validator>,
@@ -140,6 +148,8 @@ pub(crate) struct Compiled {
     pub regex: meta::Regex,
     /// The capture group holding the value: `secret`, else 1, else none (whole match).
     pub secret_group: Option<usize>,
+    /// The value is the whole match, so a plain search (no capture engine) is enough.
+    pub whole_match: bool,
 }
 
 fn compile_with_group(id: &str, pattern: &str) -> Result<Compiled, RuleError> {
@@ -149,9 +159,18 @@ fn compile_with_group(id: &str, pattern: &str) -> Result<Compiled, RuleError> {
         .iter()
         .position(|n| *n == Some("secret"))
         .or(if names.len() > 1 { Some(1) } else { None });
+    // `(?P<secret>...)` around the entire pattern: captures would only repeat the match.
+    let whole_match = secret_group.is_none()
+        || regex_automata::util::syntax::parse_with(pattern, &syntax_config())
+            .map(|hir| match hir.kind() {
+                regex_syntax::hir::HirKind::Capture(c) => c.name.as_deref() == Some("secret"),
+                _ => false,
+            })
+            .unwrap_or(false);
     Ok(Compiled {
         regex,
         secret_group,
+        whole_match,
     })
 }
 
@@ -213,11 +232,58 @@ pub(crate) fn syntax_config() -> syntax::Config {
     syntax::Config::new().unicode(false).utf8(false)
 }
 
+/// Lazy-DFA cache per rule. The default (2 MiB) makes the larger rules rebuild states
+/// over and over; measured with `examples/rule_profile.rs` on the benchmark corpus.
+const LAZY_DFA_CACHE: usize = 8 << 20;
+
+/// Counted repeats above this become open-ended. A `{20,2000}` compiles to two thousand
+/// NFA states and a lazy DFA that keeps rebuilding itself; the keyword window already
+/// bounds every search, so the upper count adds cost and no safety.
+const MAX_COUNTED_REPEAT: u32 = 64;
+
+fn relax(hir: Hir) -> Hir {
+    match hir.into_kind() {
+        HirKind::Repetition(mut rep) => {
+            if rep.max.is_some_and(|m| m > MAX_COUNTED_REPEAT) {
+                rep.max = None;
+            }
+            rep.sub = Box::new(relax(*rep.sub));
+            Hir::repetition(rep)
+        }
+        HirKind::Capture(mut cap) => {
+            cap.sub = Box::new(relax(*cap.sub));
+            Hir::capture(cap)
+        }
+        HirKind::Concat(subs) => Hir::concat(subs.into_iter().map(relax).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.into_iter().map(relax).collect()),
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(l) => Hir::literal(l.0),
+        HirKind::Class(c) => Hir::class(c),
+        HirKind::Look(l) => Hir::look(l),
+    }
+}
+
+/// Parses with the engine's syntax and relaxes large counted repeats.
+pub(crate) fn parse_relaxed(id: &str, pattern: &str) -> Result<Hir, RuleError> {
+    regex_automata::util::syntax::parse_with(pattern, &syntax_config())
+        .map(relax)
+        .map_err(|e| RuleError::Pattern {
+            id: id.to_string(),
+            message: e.to_string(),
+        })
+}
+
+pub(crate) fn meta_config() -> meta::Config {
+    meta::Config::new()
+        .utf8_empty(false)
+        .hybrid_cache_capacity(LAZY_DFA_CACHE)
+}
+
 pub(crate) fn compile_regex(id: &str, pattern: &str) -> Result<meta::Regex, RuleError> {
+    let hir = parse_relaxed(id, pattern)?;
     meta::Regex::builder()
-        .syntax(syntax_config())
-        .configure(meta::Config::new().utf8_empty(false))
-        .build(pattern)
+        .configure(meta_config())
+        .build_from_hir(&hir)
         .map_err(|e| RuleError::Pattern {
             id: id.to_string(),
             message: e.to_string(),
@@ -300,9 +366,13 @@ impl Rule {
         Ok(())
     }
 
-    /// Keyword window in bytes.
-    pub(crate) fn window(&self) -> usize {
-        self.spec.window.unwrap_or(256)
+    /// Bytes searched before and after a keyword hit.
+    pub(crate) fn window(&self) -> (usize, usize) {
+        let w = self.spec.window.unwrap_or(256);
+        (
+            self.spec.window_before.unwrap_or(w),
+            self.spec.window_after.unwrap_or(w),
+        )
     }
 }
 
