@@ -59,6 +59,8 @@ pub struct Match {
     pub value: Option<String>,
     /// The rule reports one match per record (see `RuleSpec::record`).
     record: bool,
+    /// The span grew by merging; evidence and fingerprint are stale until `finish`.
+    extended: bool,
 }
 
 /// Classifier settings.
@@ -352,12 +354,9 @@ impl Classifier {
                 .reveal
                 .then(|| String::from_utf8_lossy(value).into_owned()),
             record: spec.record,
+            extended: false,
         })
     }
-}
-
-fn line_of(newlines: &[usize], pos: usize) -> usize {
-    newlines.partition_point(|&n| n < pos)
 }
 
 /// Merges record-level chat matches, drops duplicates, and orders by position.
@@ -395,18 +394,12 @@ fn finish(hay: &[u8], out: &mut Vec<Match>, lines: bool) {
         !dup[i - 1]
     });
 
-    // Line numbers are only needed to merge record matches.
-    let newlines: Vec<usize> = if lines && out.iter().any(|m| m.record) {
-        memchr::memchr_iter(b'\n', hay).collect()
-    } else {
-        Vec::new()
-    };
-    let record_of = |m: &Match| {
-        if lines {
-            line_of(&newlines, m.span.start)
-        } else {
-            0
-        }
+    // Two matches share a record when no newline separates them (in line mode).
+    let same_record = |a: &Match, b: &Match| {
+        !lines
+            || hay
+                .get(a.span.start.min(b.span.start)..a.span.start.max(b.span.start))
+                .is_some_and(|between| memchr::memchr(b'\n', between).is_none())
     };
 
     // Record rules: one match per record, or per run of records separated only by
@@ -421,7 +414,7 @@ fn finish(hay: &[u8], out: &mut Vec<Match>, lines: bool) {
                         || (p.category == Category::Chat && m.category == Category::Chat))
             };
             if let Some(prev) = merged.iter_mut().rev().take(16).find(|p| joins(p)) {
-                let same_record = record_of(prev) == record_of(&m);
+                let same_record = same_record(prev, &m);
                 let gap = hay.get(prev.span.end..m.span.start).unwrap_or_default();
                 let gap_blank = m.span.start <= prev.span.end
                     || (gap.len() <= 4096 && gap.iter().all(u8::is_ascii_whitespace));
@@ -439,19 +432,24 @@ fn finish(hay: &[u8], out: &mut Vec<Match>, lines: bool) {
                     }
                     if m.decoded.is_none() && prev.decoded.is_none() {
                         prev.span.end = prev.span.end.max(m.span.end);
-                        let whole = &hay[prev.span.clone()];
-                        prev.length = whole.len();
-                        prev.fingerprint = redact::fingerprint(whole);
-                        prev.evidence = redact::evidence(prev.category, &prev.kind, whole);
-                        if prev.value.is_some() {
-                            prev.value = Some(String::from_utf8_lossy(whole).into_owned());
-                        }
+                        prev.extended = true;
                     }
                     continue;
                 }
             }
         }
         merged.push(m);
+    }
+    // Evidence and fingerprint of a merged record cover all of it; computed once here.
+    for m in merged.iter_mut().filter(|m| m.extended) {
+        let whole = &hay[m.span.clone()];
+        m.length = whole.len();
+        m.fingerprint = redact::fingerprint(whole);
+        m.evidence = redact::evidence(m.category, &m.kind, whole);
+        if m.value.is_some() {
+            m.value = Some(String::from_utf8_lossy(whole).into_owned());
+        }
+        m.extended = false;
     }
 
     // Overlapping values in one category: keep the most specific reading.
