@@ -5,7 +5,7 @@ use crate::output::classifier;
 use anyhow::{bail, Context};
 use leakhound_classify::Options;
 use leakhound_model::Severity;
-use leakhound_scan::{EndpointResult, Event, Finding, ScanConfig, Stats};
+use leakhound_scan::{EndpointResult, Event, Finding, ScanConfig, ScanReport, Stats};
 use leakhound_targets::{parse_list, Excludes, PortSet, TargetSpec};
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
@@ -113,6 +113,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             .then(a.id.cmp(&b.id))
     });
 
+    let failed = fail_on.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
@@ -129,12 +130,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     match args.format {
         Format::Json => {
-            let doc = serde_json::json!({
-                "endpoints": endpoints,
-                "findings": findings,
-                "stats": stats,
-                "errors": errors,
-            });
+            let doc = ScanReport {
+                endpoints,
+                findings,
+                stats,
+                errors: errors.clone(),
+            };
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
@@ -155,7 +156,6 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         Format::Human => render_human(&mut out, &endpoints, &findings, &stats)?,
     }
     out.flush()?;
-    let failed = fail_on.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
     Ok(ExitCode::from(if !errors.is_empty() {
         2
     } else if failed {

@@ -4,12 +4,15 @@
 //! reports can all agree on one vocabulary without depending on each other.
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
 /// What kind of sensitive content a match is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     /// Credentials: API keys, tokens, passwords, private keys.
@@ -62,7 +65,9 @@ impl FromStr for Category {
 }
 
 /// How sure the classifier is that a match is real.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     /// Shape matches but little else supports it.
@@ -99,7 +104,9 @@ impl fmt::Display for Confidence {
 }
 
 /// How bad a finding is, in the order CI gates compare them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing, nothing to fix.
@@ -174,7 +181,9 @@ mod tests {
 }
 
 /// What answered on an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Service {
     /// ClickHouse HTTP interface (8123, 8443).
@@ -213,7 +222,9 @@ impl fmt::Display for Service {
 
 /// What an unauthenticated client could do on an endpoint. `Open` is only ever set after
 /// an unauthenticated read really succeeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
     /// An unauthenticated read succeeded.
@@ -251,7 +262,9 @@ impl fmt::Display for Access {
 }
 
 /// Where inside a service a finding was made.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub struct Location {
     /// Database (ClickHouse, PostgreSQL) or Redis logical db (`db0`).
     #[serde(skip_serializing_if = "Option::is_none")]

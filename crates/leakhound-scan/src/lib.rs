@@ -12,6 +12,7 @@ use leakhound_classify::Classifier;
 use leakhound_model::{Access, Category, Location, Service, Severity};
 use leakhound_probes::{Probe, ProbeConfig, ProbeReport, Sample};
 use leakhound_targets::{expand, Endpoint, Excludes, PortSet, SystemResolver, TargetSpec};
+use schemars::JsonSchema;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -80,7 +81,7 @@ pub fn stable_id(parts: &[&str]) -> String {
 }
 
 /// One exposure or content finding.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Finding {
     /// Stable fingerprint of rule, endpoint and location.
     pub id: String,
@@ -107,7 +108,7 @@ pub struct Finding {
 }
 
 /// What was learned about one table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TableSummary {
     /// Database.
     pub database: String,
@@ -126,7 +127,7 @@ pub struct TableSummary {
 }
 
 /// One open endpoint and what it exposed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct EndpointResult {
     /// Host name given as target, if any.
     pub host: Option<String>,
@@ -148,6 +149,28 @@ pub struct EndpointResult {
     pub notes: Vec<String>,
 }
 
+/// The whole result of a scan, as `--format json` writes it. `docs/scan-report.schema.json`
+/// is generated from this type (and a test keeps it current).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ScanReport {
+    /// Every endpoint that answered, with what it exposed.
+    pub endpoints: Vec<EndpointResult>,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// Totals.
+    pub stats: Stats,
+    /// Targets that could not be expanded.
+    pub errors: Vec<String>,
+}
+
+/// The JSON Schema of [`ScanReport`], pretty-printed.
+pub fn report_schema() -> String {
+    let schema = schemars::schema_for!(ScanReport);
+    let mut s = serde_json::to_string_pretty(&schema).expect("schema serialises");
+    s.push('\n');
+    s
+}
+
 /// Something the engine reports while it runs.
 #[derive(Debug)]
 pub enum Event {
@@ -162,7 +185,7 @@ pub enum Event {
 }
 
 /// Totals.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[derive(Debug, Default, Clone, Copy, Serialize, JsonSchema)]
 pub struct Stats {
     /// Endpoints attempted.
     pub attempted: u64,
@@ -422,4 +445,40 @@ pub async fn run(
     while tasks.join_next().await.is_some() {}
     let s = *stats.lock().unwrap();
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `docs/scan-report.schema.json` is what the types say; regenerate it with
+    /// `LH_UPDATE_SCHEMA=1 cargo test -p leakhound-scan`.
+    #[test]
+    fn the_published_schema_matches_the_types() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/scan-report.schema.json"
+        );
+        let current = report_schema();
+        if std::env::var("LH_UPDATE_SCHEMA").is_ok_and(|v| v == "1") {
+            std::fs::write(path, &current).unwrap();
+        }
+        let published = std::fs::read_to_string(path).unwrap_or_default();
+        assert_eq!(published, current, "docs/scan-report.schema.json is stale");
+    }
+
+    #[test]
+    fn stable_ids_depend_on_every_part() {
+        let a = stable_id(&["clickhouse.unauthenticated", "127.0.0.1:8123"]);
+        assert_eq!(
+            a,
+            stable_id(&["clickhouse.unauthenticated", "127.0.0.1:8123"])
+        );
+        assert_ne!(
+            a,
+            stable_id(&["clickhouse.unauthenticated", "127.0.0.1:8124"])
+        );
+        assert_ne!(stable_id(&["ab", "c"]), stable_id(&["a", "bc"]));
+        assert_eq!(a.len(), 32);
+    }
 }
