@@ -204,3 +204,39 @@ fn the_server_log_shows_only_bounded_reads() {
     }
     assert!(n > 5, "expected leakhound's queries in the log, got {n}");
 }
+
+#[test]
+fn exclusions_lists_and_host_names() {
+    let Some(open) = server("LH_CH_OPEN") else {
+        return;
+    };
+    // An excluded address is never touched, even inside a listed range.
+    let doc = scan_json(&[&format!("{open}/31"), "-p", "8123", "--exclude", &open]);
+    assert!(doc["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["ip"] != open.as_str()));
+    // Targets from a file (with a comment) and host:port.
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("targets.txt");
+    std::fs::write(&list, format!("# the open server\n{open}:8123\n")).unwrap();
+    let doc = scan_json(&["-l", list.to_str().unwrap()]);
+    assert_eq!(endpoint(&doc, &open, 8123)["access"], "open");
+    // A host name keeps its name on the endpoint (localhost resolves from /etc/hosts).
+    let out = super::leakhound()
+        .args(["scan", "localhost:1", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A malformed target is a usage error.
+    super::leakhound()
+        .args(["scan", "127.0.42.0/40"])
+        .assert()
+        .code(2);
+}
