@@ -77,7 +77,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         .map(|s| s.parse::<Severity>().map_err(anyhow::Error::msg))
         .transpose()?;
     let cfg = config(&args)?;
-    let classifier = Arc::new(classifier(&args.rules, Options::default())?);
+    // Discovery alone needs no classifier; building it is most of a small run's time.
+    let classifier = if args.discovery_only {
+        None
+    } else {
+        Some(Arc::new(classifier(&args.rules, Options::default())?))
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

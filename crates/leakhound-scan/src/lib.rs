@@ -355,10 +355,12 @@ fn build_result(
     )
 }
 
-/// Runs a whole scan, sending events as endpoints finish; returns the totals.
+/// Runs a whole scan, sending events as endpoints finish; returns the totals. The
+/// classifier may be `None` only with `discovery_only` (building it costs more than a
+/// small discovery run).
 pub async fn run(
     cfg: ScanConfig,
-    classifier: Arc<Classifier>,
+    classifier: Option<Arc<Classifier>>,
     events: mpsc::Sender<Event>,
 ) -> Stats {
     let (concurrency, warning) = discover::fd_budget(cfg.concurrency);
@@ -407,9 +409,9 @@ pub async fn run(
             }
             stats.lock().unwrap().open_ports += 1;
             let _ = events.send(Event::PortOpen(ep.clone())).await;
-            if cfg.discovery_only {
+            let Some(classifier) = classifier.filter(|_| !cfg.discovery_only) else {
                 return;
-            }
+            };
             let host_sem = host_slots
                 .lock()
                 .unwrap()
