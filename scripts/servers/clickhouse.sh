@@ -4,7 +4,8 @@
 # MODE: open (default user, no password), password (default user has a password),
 #       restricted (default user only allowed from 10.255.0.1, so loopback is refused).
 # Every query is logged to system.query_log (log_queries=1), which tests read to prove
-# that leakhound only reads. Prints the server's PID.
+# that leakhound only reads. With HTTPS_PORT and TLS_PORT set, it also serves HTTPS and
+# native TLS with a throwaway self-signed certificate. Prints the server's PID.
 set -euo pipefail
 dir=$1 addr=$2 http=$3 tcp=$4 mode=${5:-open}
 mkdir -p "$dir"/{data,tmp,user_files,log}
@@ -44,6 +45,15 @@ cat > "$dir/users.xml" <<XML
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 XML
+tls_xml=""
+if [ -n "${HTTPS_PORT:-}" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+        -subj /CN=leakhound-test -days 2 >/dev/null 2>&1
+    tls_xml="<https_port>$HTTPS_PORT</https_port><tcp_port_secure>${TLS_PORT:-9440}</tcp_port_secure>
+  <openSSL><server><certificateFile>$dir/cert.pem</certificateFile><privateKeyFile>$dir/key.pem</privateKeyFile>
+  <verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile>
+  <cacheSessions>true</cacheSessions><disableProtocols>sslv2,sslv3</disableProtocols><preferServerCiphers>true</preferServerCiphers></server></openSSL>"
+fi
 cat > "$dir/config.xml" <<XML
 <?xml version="1.0"?>
 <yandex>
@@ -55,6 +65,7 @@ cat > "$dir/config.xml" <<XML
   </logger>
   <http_port>$http</http_port>
   <tcp_port>$tcp</tcp_port>
+  $tls_xml
   <listen_host>$addr</listen_host>
   <path>$dir/data/</path>
   <tmp_path>$dir/tmp/</tmp_path>

@@ -6,7 +6,7 @@
 #   127.0.42.1  ClickHouse open            8123 9000
 #   127.0.42.2  ClickHouse with password   8123 9000
 #   127.0.42.3  ClickHouse, default user restricted by <networks>  8123 9000
-#   127.0.42.4  ClickHouse open on non-standard ports  18123 19000
+#   127.0.42.4  ClickHouse open on non-standard ports  18123 19000, TLS 18443 19440
 #   127.0.42.5  FAKE plain HTTP server answering `Ok.`  8123
 #   127.0.42.6  Redis open                 6379
 #   127.0.42.7  Redis with requirepass     6379
@@ -30,7 +30,7 @@ ch() { # name addr http tcp mode
 ch ch-open 127.0.42.1 8123 9000 open
 ch ch-password 127.0.42.2 8123 9000 password
 ch ch-restricted 127.0.42.3 8123 9000 restricted
-ch ch-odd 127.0.42.4 18123 19000 open
+HTTPS_PORT=18443 TLS_PORT=19440 ch ch-odd 127.0.42.4 18123 19000 open
 "$here/seed_clickhouse.sh" 127.0.42.1 8123
 "$here/seed_clickhouse.sh" 127.0.42.4 18123
 cat >> "$env_file" <<ENV

@@ -13,8 +13,11 @@ use crate::{Check, Probe, ProbeConfig, ProbeFuture, ProbeReport, Sample, SampleS
 use leakhound_model::{Access, Location, Service, Severity};
 use leakhound_targets::Endpoint;
 
-/// The probe.
-pub struct ClickhouseHttp;
+/// The probe, over HTTP or HTTPS.
+pub struct ClickhouseHttp {
+    /// Speak HTTPS (8443).
+    pub tls: bool,
+}
 
 /// Statement verbs this probe may send. Anything else is refused before it leaves.
 const ALLOWED_VERBS: &[&str] = &["SELECT", "SHOW", "DESCRIBE"];
@@ -109,6 +112,7 @@ struct Session<'a> {
     cfg: &'a ProbeConfig,
     host: String,
     spent: usize,
+    tls: bool,
 }
 
 enum QueryError {
@@ -134,7 +138,7 @@ impl std::fmt::Display for QueryError {
 }
 
 impl<'a> Session<'a> {
-    fn new(ep: &'a Endpoint, cfg: &'a ProbeConfig) -> Self {
+    fn new(ep: &'a Endpoint, cfg: &'a ProbeConfig, tls: bool) -> Self {
         let host = match ep.host.as_deref() {
             Some(h) => format!("{h}:{}", ep.port),
             None => ep.socket().to_string(),
@@ -144,6 +148,7 @@ impl<'a> Session<'a> {
             cfg,
             host,
             spent: 0,
+            tls,
         }
     }
 
@@ -155,6 +160,7 @@ impl<'a> Session<'a> {
             &self.cfg.user_agent,
             self.cfg.limits,
             cap,
+            self.tls,
         )
         .await?;
         self.spent += r.body.len();
@@ -274,7 +280,7 @@ impl ClickhouseHttp {
         cfg: &ProbeConfig,
         sink: SampleSink<'_>,
     ) -> Option<ProbeReport> {
-        let mut s = Session::new(ep, cfg);
+        let mut s = Session::new(ep, cfg, self.tls);
         // `/` answers `Ok.` even with a password set, and other software answers the same:
         // it is a hint, never the proof.
         let root = s.get("/", 4096).await.ok()?;
@@ -321,6 +327,11 @@ impl ClickhouseHttp {
                 }
             }
         };
+        if self.tls {
+            report
+                .notes
+                .push("spoken over TLS (certificate not verified)".into());
+        }
         match report.access {
             Access::Open => {
                 report.checks.push(check(
@@ -561,7 +572,11 @@ impl Probe for ClickhouseHttp {
     }
 
     fn port_hints(&self) -> &'static [u16] {
-        &[8123, 8443]
+        if self.tls {
+            &[8443]
+        } else {
+            &[8123]
+        }
     }
 
     fn probe<'a>(

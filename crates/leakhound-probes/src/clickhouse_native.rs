@@ -10,8 +10,11 @@ use crate::{Check, Probe, ProbeConfig, ProbeFuture, ProbeReport, SampleSink};
 use leakhound_model::{Access, Service, Severity};
 use leakhound_targets::Endpoint;
 
-/// The probe.
-pub struct ClickhouseNative;
+/// The probe, in plain TCP or TLS.
+pub struct ClickhouseNative {
+    /// Speak TLS (9440).
+    pub tls: bool,
+}
 
 /// Protocol revision we announce: old enough for 18.x, new enough for a timezone and
 /// display name in the server Hello.
@@ -332,7 +335,10 @@ const REMEDIATION: &str = crate::clickhouse_http::REMEDIATION;
 
 impl ClickhouseNative {
     async fn run(&self, ep: &Endpoint, cfg: &ProbeConfig) -> Option<ProbeReport> {
-        let mut conn = Conn::connect(ep.socket(), cfg.limits).await.ok()?;
+        let sni = ep.host.as_deref().unwrap_or("clickhouse");
+        let mut conn = Conn::connect_with(ep.socket(), cfg.limits, self.tls.then_some(sni))
+            .await
+            .ok()?;
         conn.set_read_cap(1 << 20);
         conn.write_all(&hello_packet()).await.ok()?;
         let mut reply = None;
@@ -368,6 +374,10 @@ impl ClickhouseNative {
                 rep.version = Some(read.clone().unwrap_or(version));
                 if let Some(tz) = timezone {
                     rep.notes.push(format!("server timezone {tz}"));
+                }
+                if self.tls {
+                    rep.notes
+                        .push("spoken over TLS (certificate not verified)".into());
                 }
                 if read.is_some() {
                     rep.checks.push(Check {
@@ -439,7 +449,11 @@ impl Probe for ClickhouseNative {
     }
 
     fn port_hints(&self) -> &'static [u16] {
-        &[9000, 9440]
+        if self.tls {
+            &[9440]
+        } else {
+            &[9000]
+        }
     }
 
     fn probe<'a>(

@@ -126,8 +126,8 @@ fn decode_chunks(buf: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(usize, bo
     }
 }
 
-/// Sends `GET path` and reads the response within the limits; the body is capped at
-/// `body_cap` bytes (a longer body is cut and flagged, not an error).
+/// Sends `GET path` (over TLS when `tls`) and reads the response within the limits; the
+/// body is capped at `body_cap` bytes (a longer body is cut and flagged, not an error).
 pub async fn get(
     addr: SocketAddr,
     host_header: &str,
@@ -135,8 +135,10 @@ pub async fn get(
     user_agent: &str,
     limits: Limits,
     body_cap: usize,
+    tls: bool,
 ) -> Result<Response, NetError> {
-    let mut conn = Conn::connect(addr, limits).await?;
+    let sni = host_header.rsplit_once(':').map_or(host_header, |(h, _)| h);
+    let mut conn = Conn::connect_with(addr, limits, tls.then_some(sni)).await?;
     conn.set_read_cap(limits.max_header + body_cap + 64 * 1024);
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {user_agent}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
@@ -227,9 +229,12 @@ pub fn encode_query(s: &str) -> String {
     out
 }
 
-/// Recognises any HTTP server, so an endpoint that speaks HTTP but is no known service is
-/// reported as `http` rather than `unknown`. Tried last.
-pub struct GenericHttp;
+/// Recognises any HTTP(S) server, so an endpoint that speaks HTTP but is no known service
+/// is reported as `http` rather than `unknown`.
+pub struct GenericHttp {
+    /// Speak HTTPS.
+    pub tls: bool,
+}
 
 impl crate::Probe for GenericHttp {
     fn service(&self) -> leakhound_model::Service {
@@ -247,10 +252,21 @@ impl crate::Probe for GenericHttp {
         _sink: crate::SampleSink<'a>,
     ) -> crate::ProbeFuture<'a> {
         Box::pin(async move {
-            let host = ep.socket().to_string();
-            let r = get(ep.socket(), &host, "/", &cfg.user_agent, cfg.limits, 4096)
-                .await
-                .ok()?;
+            let host = match ep.host.as_deref() {
+                Some(h) => format!("{h}:{}", ep.port),
+                None => ep.socket().to_string(),
+            };
+            let r = get(
+                ep.socket(),
+                &host,
+                "/",
+                &cfg.user_agent,
+                cfg.limits,
+                4096,
+                self.tls,
+            )
+            .await
+            .ok()?;
             // ClickHouse's native port answers HTTP with a 400 that names its client: it is
             // not a web server, and the native probe must get its turn.
             if r.text().contains("is for clickhouse-client program") {
@@ -261,7 +277,11 @@ impl crate::Probe for GenericHttp {
                 leakhound_model::Access::Unknown,
             );
             rep.version = r.header("server").map(str::to_string);
-            rep.notes.push(format!("HTTP {} on /", r.status));
+            rep.notes.push(format!(
+                "{} {} on /",
+                if self.tls { "HTTPS" } else { "HTTP" },
+                r.status
+            ));
             Some(rep)
         })
     }

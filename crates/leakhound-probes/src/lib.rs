@@ -164,11 +164,16 @@ pub trait Probe: Send + Sync {
 /// generic HTTP probe follows the HTTP-based probes and claims any other HTTP server.
 pub fn all() -> Vec<Box<dyn Probe>> {
     vec![
-        Box::new(clickhouse_http::ClickhouseHttp),
-        Box::new(http::GenericHttp),
-        Box::new(clickhouse_native::ClickhouseNative),
+        Box::new(clickhouse_http::ClickhouseHttp { tls: false }),
+        Box::new(http::GenericHttp { tls: false }),
+        Box::new(clickhouse_native::ClickhouseNative { tls: false }),
         Box::new(redis::Redis),
         Box::new(postgres::Postgres),
+        // TLS variants last: a ClientHello sent to a plain server that waits for a line
+        // (HTTP) costs a read timeout, and plain probes have already claimed those.
+        Box::new(clickhouse_http::ClickhouseHttp { tls: true }),
+        Box::new(clickhouse_native::ClickhouseNative { tls: true }),
+        Box::new(http::GenericHttp { tls: true }),
         // (other protocol probes are registered here)
     ]
 }

@@ -5,10 +5,82 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
+
+/// A byte stream: plain TCP or TLS over it.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Accepts any certificate. A scanner reports what a server exposes; refusing to talk to
+/// a self-signed or expired certificate would hide exactly the neglected servers it
+/// exists to find. Signatures are still checked, so the handshake itself is sound.
+#[derive(Debug)]
+struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default protocol versions")
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+                .with_no_client_auth();
+            Arc::new(config)
+        })
+        .clone()
+}
 
 /// Time and size limits for one endpoint.
 #[derive(Debug, Clone, Copy)]
@@ -56,7 +128,7 @@ pub enum NetError {
 
 /// A connection whose every operation is bounded.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     limits: Limits,
     /// Bytes read but not yet consumed.
     buf: Vec<u8>,
@@ -69,11 +141,35 @@ pub struct Conn {
 impl Conn {
     /// Connects within `limits.connect`.
     pub async fn connect(addr: SocketAddr, limits: Limits) -> Result<Conn, NetError> {
+        Self::connect_with(addr, limits, None).await
+    }
+
+    /// Connects, and with `tls` set performs a TLS handshake (any certificate accepted;
+    /// the name is sent as SNI when it is a host name) within `limits.connect + limits.io`.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        limits: Limits,
+        tls: Option<&str>,
+    ) -> Result<Conn, NetError> {
         let deadline = Instant::now() + limits.connect;
-        let stream = timeout_at(deadline, TcpStream::connect(addr))
+        let tcp = timeout_at(deadline, TcpStream::connect(addr))
             .await
             .map_err(|_| NetError::Timeout)??;
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let stream: Box<dyn Stream> = match tls {
+            None => Box::new(tcp),
+            Some(name) => {
+                let server_name = rustls::pki_types::ServerName::try_from(name.to_string())
+                    .unwrap_or_else(|_| rustls::pki_types::ServerName::from(addr.ip()));
+                let connector = tokio_rustls::TlsConnector::from(tls_config());
+                let deadline = Instant::now() + limits.connect + limits.io;
+                let tls = timeout_at(deadline, connector.connect(server_name, tcp))
+                    .await
+                    .map_err(|_| NetError::Timeout)?
+                    .map_err(|e| NetError::Malformed(format!("TLS handshake: {e}")))?;
+                Box::new(tls)
+            }
+        };
         Ok(Conn {
             stream,
             limits,

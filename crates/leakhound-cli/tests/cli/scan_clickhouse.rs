@@ -31,7 +31,7 @@ fn services_and_access_states() {
         return;
     };
     let targets = format!("{open},{pw},{restricted},{odd},{fake}");
-    let doc = scan_json(&[&targets, "-p", "8123,18123,9000,19000"]);
+    let doc = scan_json(&[&targets, "-p", "8123,18123,9000,19000,18443,19440"]);
     let state = |ip: &str, port| {
         let e = endpoint(&doc, ip, port);
         (
