@@ -10,7 +10,7 @@
 use crate::http::{self, encode_query, Response};
 use crate::net::NetError;
 use crate::{Check, Probe, ProbeConfig, ProbeFuture, ProbeReport, Sample, SampleSink, TableInfo};
-use leakhound_model::{Access, Location, Service, Severity};
+use leakhound_model::{Access, Service, Severity};
 use leakhound_targets::Endpoint;
 
 /// The probe, over HTTP or HTTPS.
@@ -543,16 +543,7 @@ impl ClickhouseHttp {
                             if value.is_empty() {
                                 continue;
                             }
-                            sink(Sample {
-                                location: Location {
-                                    database: Some(db.clone()),
-                                    table: Some(table.clone()),
-                                    column: Some(name.clone()),
-                                    key: None,
-                                },
-                                field: name.clone(),
-                                value,
-                            });
+                            sink(Sample::cell(&db, &table, name, value));
                         }
                     }
                 }

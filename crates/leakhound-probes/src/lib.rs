@@ -67,6 +67,22 @@ pub struct Sample {
     pub value: Vec<u8>,
 }
 
+impl Sample {
+    /// A value read from `database.table.column`; the column name is the classifier context.
+    pub fn cell(database: &str, table: &str, column: &str, value: Vec<u8>) -> Sample {
+        Sample {
+            location: Location {
+                database: Some(database.to_string()),
+                table: Some(table.to_string()),
+                column: Some(column.to_string()),
+                key: None,
+            },
+            field: column.to_string(),
+            value,
+        }
+    }
+}
+
 /// A check about access or risk, reported as a finding on the endpoint.
 #[derive(Debug, Clone)]
 pub struct Check {

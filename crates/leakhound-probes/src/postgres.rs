@@ -13,7 +13,7 @@
 
 use crate::net::{Conn, NetError};
 use crate::{Check, Probe, ProbeConfig, ProbeFuture, ProbeReport, Sample, SampleSink, TableInfo};
-use leakhound_model::{Access, Location, Service, Severity};
+use leakhound_model::{Access, Service, Severity};
 use leakhound_targets::Endpoint;
 
 /// The probe.
@@ -1541,16 +1541,7 @@ impl Postgres {
                             let Some(value) = value.filter(|v| !v.is_empty()) else {
                                 continue;
                             };
-                            sink(Sample {
-                                location: Location {
-                                    database: Some(db.to_string()),
-                                    table: Some(full.clone()),
-                                    column: Some(name.to_string()),
-                                    key: None,
-                                },
-                                field: name.to_string(),
-                                value,
-                            });
+                            sink(Sample::cell(db, &full, name, value));
                         }
                     }
                 }
