@@ -1,6 +1,7 @@
 mod classify;
 mod rules;
 mod scan_clickhouse;
+mod scan_hostile;
 mod scan_postgres;
 mod scan_redis;
 mod servers;
