@@ -226,22 +226,6 @@ impl<'a> Session<'a> {
     }
 }
 
-fn check(
-    id: &'static str,
-    severity: Severity,
-    title: &str,
-    detail: String,
-    remediation: &'static str,
-) -> Check {
-    Check {
-        id,
-        severity,
-        title: title.to_string(),
-        detail,
-        remediation,
-    }
-}
-
 /// Column priority for sampling: free text first, names that suggest secrets or chat first.
 fn column_rank(name: &str, ty: &str) -> Option<u32> {
     let t = ty
@@ -348,7 +332,7 @@ impl ClickhouseHttp {
         }
         match report.access {
             Access::Open => {
-                report.checks.push(check(
+                report.checks.push(Check::new(
                     "clickhouse.unauthenticated",
                     Severity::High,
                     "ClickHouse answers queries as `default` with no password",
@@ -360,14 +344,14 @@ impl ClickhouseHttp {
                 ));
                 self.enumerate(&mut s, &mut report, sink).await;
             }
-            Access::AuthRequired => report.checks.push(check(
+            Access::AuthRequired => report.checks.push(Check::new(
                 "clickhouse.auth-required",
                 Severity::Info,
                 "ClickHouse HTTP interface is reachable but requires a password",
                 "the server answered with an authentication error".into(),
                 REMEDIATION,
             )),
-            Access::Restricted => report.checks.push(check(
+            Access::Restricted => report.checks.push(Check::new(
                 "clickhouse.restricted",
                 Severity::Info,
                 "ClickHouse refuses the `default` user from this address",
@@ -452,7 +436,7 @@ impl ClickhouseHttp {
         // readonly=1 forbids table functions; 2 (what GET imposes on a writable user) and 0 allow them.
         let table_functions_allowed = readonly.as_deref() != Some("1");
         if has("file") && table_functions_allowed {
-            report.checks.push(check(
+            report.checks.push(Check::new(
                 "clickhouse.file-read",
                 Severity::Critical,
                 "Server files readable via file()",
@@ -477,7 +461,7 @@ impl ClickhouseHttp {
         .filter(|f| has(f))
         .collect();
         if !remote.is_empty() && table_functions_allowed {
-            report.checks.push(check(
+            report.checks.push(Check::new(
                 "clickhouse.outbound-table-functions",
                 Severity::High,
                 "Server can be made to connect elsewhere via table functions",
@@ -490,7 +474,7 @@ impl ClickhouseHttp {
         }
         // GET forces readonly=2 on a writable user; 1 means the user itself is read-only.
         if readonly.as_deref() == Some("2") || readonly.as_deref() == Some("0") {
-            report.checks.push(check(
+            report.checks.push(Check::new(
                 "clickhouse.writable",
                 Severity::High,
                 "Unauthenticated user can write (POST) and, with allow_ddl, change the schema",

@@ -98,6 +98,25 @@ pub struct Check {
     pub remediation: &'static str,
 }
 
+impl Check {
+    /// A check with its observation (never a secret value) and its fix.
+    pub fn new(
+        id: &'static str,
+        severity: Severity,
+        title: impl Into<String>,
+        detail: String,
+        remediation: &'static str,
+    ) -> Check {
+        Check {
+            id,
+            severity,
+            title: title.into(),
+            detail,
+            remediation,
+        }
+    }
+}
+
 /// What enumeration saw of one table (or Redis db).
 #[derive(Debug, Clone, Default)]
 pub struct TableInfo {

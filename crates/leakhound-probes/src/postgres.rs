@@ -951,22 +951,6 @@ enum UserOutcome {
     Failed(String),
 }
 
-fn check(
-    id: &'static str,
-    severity: Severity,
-    title: &str,
-    detail: String,
-    remediation: &'static str,
-) -> Check {
-    Check {
-        id,
-        severity,
-        title: title.to_string(),
-        detail,
-        remediation,
-    }
-}
-
 /// Column priority for sampling: text-like types only, names that suggest secrets, chat
 /// or personal data first. `data_type` and `udt_name` are information_schema's.
 fn column_rank(name: &str, data_type: &str, udt_name: &str) -> Option<u32> {
@@ -1223,7 +1207,7 @@ impl Postgres {
                     .iter()
                     .map(|u| format!("user {u}: password authentication failed (28P01)")),
             );
-            rep.checks.push(check(
+            rep.checks.push(Check::new(
                 "postgres.auth-required",
                 Severity::Info,
                 "PostgreSQL is reachable but requires a password",
@@ -1239,7 +1223,7 @@ impl Postgres {
                 .map(|(u, f)| format!("user {u}: {} ({})", shorten(&f.message, 200), f.code))
                 .collect::<Vec<_>>()
                 .join("; ");
-            rep.checks.push(check(
+            rep.checks.push(Check::new(
                 "postgres.restricted",
                 Severity::Info,
                 "PostgreSQL refuses this client (pg_hba.conf)",
@@ -1265,7 +1249,7 @@ impl Postgres {
         sink: SampleSink<'_>,
         notes: &mut Vec<String>,
     ) {
-        report.checks.push(check(
+        report.checks.push(Check::new(
             "postgres.unauthenticated",
             Severity::High,
             "PostgreSQL accepts logins without a password (trust)",
@@ -1292,7 +1276,7 @@ impl Postgres {
             .map(String::as_str)
             == Some("t");
         if is_super {
-            report.checks.push(check(
+            report.checks.push(Check::new(
                 "postgres.superuser",
                 Severity::Critical,
                 "Superuser without password: server file read and command execution possible",
@@ -1318,7 +1302,7 @@ impl Postgres {
             .collect();
         // A superuser is a member of every role; the superuser check already says it all.
         if !roles.is_empty() && !is_super {
-            report.checks.push(check(
+            report.checks.push(Check::new(
                 "postgres.server-files",
                 Severity::Critical,
                 "Passwordless user can read server files or run programs",
@@ -1661,7 +1645,7 @@ impl Postgres {
         for (user, password) in DEFAULT_CREDENTIALS {
             match login(ep, cfg, user, password, budget).await {
                 Ok(true) => {
-                    report.checks.push(check(
+                    report.checks.push(Check::new(
                         "postgres.default-credentials",
                         Severity::Critical,
                         "PostgreSQL accepts a documented default password",

@@ -717,22 +717,6 @@ impl<'a> Session<'a> {
     }
 }
 
-fn check(
-    id: &'static str,
-    severity: Severity,
-    title: String,
-    detail: String,
-    remediation: &'static str,
-) -> Check {
-    Check {
-        id,
-        severity,
-        title,
-        detail,
-        remediation,
-    }
-}
-
 fn bulk_list(v: &Value) -> Vec<Vec<u8>> {
     match v {
         Value::Array(items) => items
@@ -810,17 +794,17 @@ impl Redis {
             _ => report.notes.push(format!("PING answered: {said}")),
         }
         match report.access {
-            Access::AuthRequired => report.checks.push(check(
+            Access::AuthRequired => report.checks.push(Check::new(
                 "redis.auth-required",
                 Severity::Info,
-                "Redis is reachable but requires authentication".into(),
+                "Redis is reachable but requires authentication",
                 format!("PING answered `{said}`"),
                 REMEDIATION,
             )),
-            Access::Restricted => report.checks.push(check(
+            Access::Restricted => report.checks.push(Check::new(
                 "redis.restricted",
                 Severity::Info,
-                "Redis refuses unauthenticated commands from this address".into(),
+                "Redis refuses unauthenticated commands from this address",
                 format!("the server answered `{said}`"),
                 REMEDIATION,
             )),
@@ -838,10 +822,10 @@ impl Redis {
     ) {
         report.version = info.version.clone();
         let keys: u64 = info.keyspace.iter().map(|k| k.1).sum();
-        report.checks.push(check(
+        report.checks.push(Check::new(
             "redis.unauthenticated",
             Severity::High,
-            "Redis answers commands without authentication".into(),
+            "Redis answers commands without authentication",
             format!(
                 "PING and {} succeeded without AUTH (Redis {}, role {}, {} keys in {} dbs)",
                 if info.version.is_some() {
@@ -995,7 +979,7 @@ impl Redis {
                 gated.join(", ")
             ));
         }
-        report.checks.push(check(
+        report.checks.push(Check::new(
             "redis.dangerous-commands",
             Severity::Critical,
             format!(
