@@ -12,6 +12,8 @@ use crate::net::NetError;
 use crate::{Check, Probe, ProbeConfig, ProbeFuture, ProbeReport, Sample, SampleSink, TableInfo};
 use leakhound_model::{Access, Service, Severity};
 use leakhound_targets::Endpoint;
+use std::future::Future;
+use std::pin::Pin;
 
 /// The probe, over HTTP or HTTPS.
 pub struct ClickhouseHttp {
@@ -174,15 +176,7 @@ impl<'a> Session<'a> {
         rows: usize,
         bytes: usize,
     ) -> Result<Response, QueryError> {
-        let verb = sql
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        assert!(
-            ALLOWED_VERBS.contains(&verb.as_str()),
-            "refusing non-read-only statement: {verb}"
-        );
+        assert_read_only(sql);
         if self.spent >= self.cfg.endpoint_bytes {
             return Err(QueryError::Budget);
         }
@@ -207,21 +201,97 @@ impl<'a> Session<'a> {
             None => Err(QueryError::NotClickhouse(r)),
         }
     }
+}
 
-    async fn rows(&mut self, sql: &str, notes: &mut Vec<String>) -> Vec<Vec<String>> {
-        match self.query(sql, 100_000, 4 << 20).await {
-            Ok(r) => parse_tsv(&r.body, r.truncated)
-                .into_iter()
-                .map(|row| {
-                    row.into_iter()
-                        .map(|f| String::from_utf8_lossy(&f).into_owned())
-                        .collect()
-                })
-                .collect(),
-            Err(e) => {
-                notes.push(format!("`{sql}` failed: {e}"));
-                Vec::new()
+/// A result of [`Select::select`]: rows of text cells and the bytes they cost.
+pub(crate) struct Selected {
+    pub rows: Vec<Vec<Vec<u8>>>,
+    pub bytes: usize,
+}
+
+/// Why a select returned nothing.
+pub(crate) enum SelectError {
+    /// The endpoint's byte budget is spent.
+    Budget,
+    /// The query failed (message for the notes).
+    Failed(String),
+}
+
+/// A ClickHouse connection that runs allowlisted, bounded SELECTs whose columns are all
+/// text: HTTP GET (TabSeparated) or the native protocol (String columns). Enumeration and
+/// sampling are written once against it.
+pub(crate) trait Select: Send {
+    fn select<'a>(
+        &'a mut self,
+        sql: &'a str,
+        rows: usize,
+        bytes: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<Selected, SelectError>> + Send + 'a>>;
+    fn cfg(&self) -> &ProbeConfig;
+    /// How the readonly setting should be read: over GET, 2 means a writable user.
+    fn transport(&self) -> &'static str;
+}
+
+/// Refuses anything but a read before it is sent.
+pub(crate) fn assert_read_only(sql: &str) {
+    let verb = sql
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    assert!(
+        ALLOWED_VERBS.contains(&verb.as_str()),
+        "refusing non-read-only statement: {verb}"
+    );
+}
+
+impl Select for Session<'_> {
+    fn select<'a>(
+        &'a mut self,
+        sql: &'a str,
+        rows: usize,
+        bytes: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<Selected, SelectError>> + Send + 'a>> {
+        Box::pin(async move {
+            match self.query(sql, rows, bytes).await {
+                Ok(r) => Ok(Selected {
+                    rows: parse_tsv(&r.body, r.truncated),
+                    bytes: r.body.len(),
+                }),
+                Err(QueryError::Budget) => Err(SelectError::Budget),
+                Err(e) => Err(SelectError::Failed(e.to_string())),
             }
+        })
+    }
+
+    fn cfg(&self) -> &ProbeConfig {
+        self.cfg
+    }
+
+    fn transport(&self) -> &'static str {
+        "HTTP GET"
+    }
+}
+
+/// Runs an enumeration query; a failure becomes a note and no rows.
+async fn text_rows(s: &mut dyn Select, sql: &str, notes: &mut Vec<String>) -> Vec<Vec<String>> {
+    match s.select(sql, 100_000, 4 << 20).await {
+        Ok(r) => r
+            .rows
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|f| String::from_utf8_lossy(&f).into_owned())
+                    .collect()
+            })
+            .collect(),
+        Err(SelectError::Budget) => {
+            notes.push(format!("`{sql}` skipped: endpoint byte budget reached"));
+            Vec::new()
+        }
+        Err(SelectError::Failed(e)) => {
+            notes.push(format!("`{sql}` failed: {e}"));
+            Vec::new()
         }
     }
 }
@@ -326,6 +396,7 @@ impl ClickhouseHttp {
             }
         };
         if self.tls {
+            report.tls = true;
             report
                 .notes
                 .push("spoken over TLS (certificate not verified)".into());
@@ -342,7 +413,7 @@ impl ClickhouseHttp {
                     ),
                     REMEDIATION,
                 ));
-                self.enumerate(&mut s, &mut report, sink).await;
+                enumerate(&mut s, &mut report, sink).await;
             }
             Access::AuthRequired => report.checks.push(Check::new(
                 "clickhouse.auth-required",
@@ -362,81 +433,84 @@ impl ClickhouseHttp {
         }
         Some(report)
     }
+}
 
-    async fn enumerate(&self, s: &mut Session<'_>, report: &mut ProbeReport, sink: SampleSink<'_>) {
-        let mut notes = Vec::new();
-        report.databases = s
-            .rows(
-                "SELECT name FROM system.databases ORDER BY name",
-                &mut notes,
-            )
-            .await
-            .into_iter()
-            .filter_map(|r| r.into_iter().next())
-            .collect();
-        let tables = s
-            .rows(
+/// Enumerates an open ClickHouse (databases, tables with sizes, columns, settings, table
+/// functions), reports escalation risks from that metadata, then samples.
+pub(crate) async fn enumerate(s: &mut dyn Select, report: &mut ProbeReport, sink: SampleSink<'_>) {
+    let mut notes = Vec::new();
+    report.databases = text_rows(
+        s,
+        "SELECT name FROM system.databases ORDER BY name",
+        &mut notes,
+    )
+    .await
+    .into_iter()
+    .filter_map(|r| r.into_iter().next())
+    .collect();
+    let tables = text_rows(
+                s,
                 "SELECT database, name, engine FROM system.tables WHERE database != 'system' ORDER BY database, name",
                 &mut notes,
             )
             .await;
-        let sizes = s
-            .rows(
-                "SELECT database, table, sum(rows), sum(bytes_on_disk) FROM system.parts WHERE active GROUP BY database, table",
+    let sizes = text_rows(
+                s,
+                "SELECT database, table, toString(sum(rows)), toString(sum(bytes_on_disk)) FROM system.parts WHERE active GROUP BY database, table",
                 &mut notes,
             )
             .await;
-        let columns = s
-            .rows(
+    let columns = text_rows(
+                s,
                 "SELECT database, table, name, type FROM system.columns WHERE database != 'system' ORDER BY database, table",
                 &mut notes,
             )
             .await;
-        for t in tables.iter().filter(|t| t.len() == 3) {
-            let size = sizes
+    for t in tables.iter().filter(|t| t.len() == 3) {
+        let size = sizes
+            .iter()
+            .find(|r| r.len() == 4 && r[0] == t[0] && r[1] == t[1]);
+        report.tables.push(TableInfo {
+            database: t[0].clone(),
+            name: t[1].clone(),
+            engine: t[2].clone(),
+            rows: size.and_then(|r| r[2].parse().ok()),
+            bytes: size.and_then(|r| r[3].parse().ok()),
+            columns: columns
                 .iter()
-                .find(|r| r.len() == 4 && r[0] == t[0] && r[1] == t[1]);
-            report.tables.push(TableInfo {
-                database: t[0].clone(),
-                name: t[1].clone(),
-                engine: t[2].clone(),
-                rows: size.and_then(|r| r[2].parse().ok()),
-                bytes: size.and_then(|r| r[3].parse().ok()),
-                columns: columns
-                    .iter()
-                    .filter(|c| c.len() == 4 && c[0] == t[0] && c[1] == t[1])
-                    .map(|c| (c[2].clone(), c[3].clone()))
-                    .collect(),
-                ..Default::default()
-            });
-        }
+                .filter(|c| c.len() == 4 && c[0] == t[0] && c[1] == t[1])
+                .map(|c| (c[2].clone(), c[3].clone()))
+                .collect(),
+            ..Default::default()
+        });
+    }
 
-        // Escalation risks, judged from metadata only; nothing risky is executed.
-        let settings = s
-            .rows(
-                "SELECT name, value FROM system.settings WHERE name IN ('readonly', 'allow_ddl')",
-                &mut notes,
-            )
-            .await;
-        let setting = |n: &str| {
-            settings
-                .iter()
-                .find(|r| r.len() == 2 && r[0] == n)
-                .map(|r| r[1].clone())
-        };
-        let readonly = setting("readonly");
-        let allow_ddl = setting("allow_ddl");
-        let functions: Vec<String> = s
-            .rows("SELECT name FROM system.table_functions", &mut notes)
+    // Escalation risks, judged from metadata only; nothing risky is executed.
+    let settings = text_rows(
+        s,
+        "SELECT name, value FROM system.settings WHERE name IN ('readonly', 'allow_ddl')",
+        &mut notes,
+    )
+    .await;
+    let setting = |n: &str| {
+        settings
+            .iter()
+            .find(|r| r.len() == 2 && r[0] == n)
+            .map(|r| r[1].clone())
+    };
+    let readonly = setting("readonly");
+    let allow_ddl = setting("allow_ddl");
+    let functions: Vec<String> =
+        text_rows(s, "SELECT name FROM system.table_functions", &mut notes)
             .await
             .into_iter()
             .filter_map(|r| r.into_iter().next())
             .collect();
-        let has = |f: &str| functions.iter().any(|x| x == f);
-        // readonly=1 forbids table functions; 2 (what GET imposes on a writable user) and 0 allow them.
-        let table_functions_allowed = readonly.as_deref() != Some("1");
-        if has("file") && table_functions_allowed {
-            report.checks.push(Check::new(
+    let has = |f: &str| functions.iter().any(|x| x == f);
+    // readonly=1 forbids table functions; 2 (what GET imposes on a writable user) and 0 allow them.
+    let table_functions_allowed = readonly.as_deref() != Some("1");
+    if has("file") && table_functions_allowed {
+        report.checks.push(Check::new(
                 "clickhouse.file-read",
                 Severity::Critical,
                 "Server files readable via file()",
@@ -446,111 +520,113 @@ impl ClickhouseHttp {
                 ),
                 FILE_REMEDIATION,
             ));
-        }
-        let remote: Vec<&str> = [
-            "url",
-            "s3",
-            "remote",
-            "remoteSecure",
-            "mysql",
-            "jdbc",
-            "odbc",
-            "hdfs",
-        ]
-        .into_iter()
-        .filter(|f| has(f))
-        .collect();
-        if !remote.is_empty() && table_functions_allowed {
-            report.checks.push(Check::new(
-                "clickhouse.outbound-table-functions",
-                Severity::High,
-                "Server can be made to connect elsewhere via table functions",
-                format!(
-                    "usable table functions: {}; not executed",
-                    remote.join(", ")
-                ),
-                FILE_REMEDIATION,
-            ));
-        }
-        // GET forces readonly=2 on a writable user; 1 means the user itself is read-only.
-        if readonly.as_deref() == Some("2") || readonly.as_deref() == Some("0") {
-            report.checks.push(Check::new(
+    }
+    let remote: Vec<&str> = [
+        "url",
+        "s3",
+        "remote",
+        "remoteSecure",
+        "mysql",
+        "jdbc",
+        "odbc",
+        "hdfs",
+    ]
+    .into_iter()
+    .filter(|f| has(f))
+    .collect();
+    if !remote.is_empty() && table_functions_allowed {
+        report.checks.push(Check::new(
+            "clickhouse.outbound-table-functions",
+            Severity::High,
+            "Server can be made to connect elsewhere via table functions",
+            format!(
+                "usable table functions: {}; not executed",
+                remote.join(", ")
+            ),
+            FILE_REMEDIATION,
+        ));
+    }
+    // GET forces readonly=2 on a writable user (0 over the native protocol); 1 means the
+    // user itself is read-only.
+    if readonly.as_deref() == Some("2") || readonly.as_deref() == Some("0") {
+        report.checks.push(Check::new(
                 "clickhouse.writable",
                 Severity::High,
-                "Unauthenticated user can write (POST) and, with allow_ddl, change the schema",
+                "Unauthenticated user can write and, with allow_ddl, change the schema",
                 format!(
-                    "the user's profile is not read-only (readonly under GET = {}), allow_ddl = {}; not attempted",
+                    "the user's profile is not read-only (readonly over {} = {}), allow_ddl = {}; not attempted",
+                    s.transport(),
                     readonly.as_deref().unwrap_or("?"),
                     allow_ddl.as_deref().unwrap_or("?")
                 ),
                 WRITE_REMEDIATION,
             ));
-        }
-
-        self.sample(s, report, sink, &mut notes).await;
-        report.notes.extend(notes);
     }
 
-    async fn sample(
-        &self,
-        s: &mut Session<'_>,
-        report: &mut ProbeReport,
-        sink: SampleSink<'_>,
-        notes: &mut Vec<String>,
-    ) {
-        let mut order: Vec<usize> = (0..report.tables.len())
-            .filter(|&i| sampleable(&report.tables[i].engine))
+    sample(s, report, sink, &mut notes).await;
+    report.notes.extend(notes);
+}
+
+/// Samples the most promising columns of the most promising tables, within the caps.
+async fn sample(
+    s: &mut dyn Select,
+    report: &mut ProbeReport,
+    sink: SampleSink<'_>,
+    notes: &mut Vec<String>,
+) {
+    let mut order: Vec<usize> = (0..report.tables.len())
+        .filter(|&i| sampleable(&report.tables[i].engine))
+        .collect();
+    order.sort_by_key(|&i| {
+        let n = report.tables[i].name.to_ascii_lowercase();
+        (!HOT_TABLES.iter().any(|h| n.contains(h)), i)
+    });
+    for i in order.into_iter().take(s.cfg().max_tables) {
+        let t = &report.tables[i];
+        let mut cols: Vec<(u32, &str)> = t
+            .columns
+            .iter()
+            .filter_map(|(n, ty)| column_rank(n, ty).map(|r| (r, n.as_str())))
             .collect();
-        order.sort_by_key(|&i| {
-            let n = report.tables[i].name.to_ascii_lowercase();
-            (!HOT_TABLES.iter().any(|h| n.contains(h)), i)
-        });
-        for i in order.into_iter().take(s.cfg.max_tables) {
-            let t = &report.tables[i];
-            let mut cols: Vec<(u32, &str)> = t
-                .columns
+        cols.sort_by_key(|c| c.0);
+        cols.truncate(16);
+        if cols.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = cols.iter().map(|c| c.1.to_string()).collect();
+        // Every column as text, NULL as empty: the same rows over HTTP and native.
+        let sql = format!(
+            "SELECT {} FROM {}.{} LIMIT {}",
+            names
                 .iter()
-                .filter_map(|(n, ty)| column_rank(n, ty).map(|r| (r, n.as_str())))
-                .collect();
-            cols.sort_by_key(|c| c.0);
-            cols.truncate(16);
-            if cols.is_empty() {
-                continue;
-            }
-            let names: Vec<String> = cols.iter().map(|c| c.1.to_string()).collect();
-            let sql = format!(
-                "SELECT {} FROM {}.{} LIMIT {} FORMAT TabSeparated",
-                names
-                    .iter()
-                    .map(|n| quote_ident(n))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                quote_ident(&t.database),
-                quote_ident(&t.name),
-                s.cfg.sample_rows
-            );
-            let (db, table) = (t.database.clone(), t.name.clone());
-            match s.query(&sql, s.cfg.sample_rows, s.cfg.sample_bytes).await {
-                Ok(r) => {
-                    let rows = parse_tsv(&r.body, r.truncated);
-                    let t = &mut report.tables[i];
-                    t.sampled_rows = rows.len() as u64;
-                    t.sampled_bytes = r.body.len() as u64;
-                    for row in rows {
-                        for (value, name) in row.into_iter().zip(&names) {
-                            if value.is_empty() {
-                                continue;
-                            }
-                            sink(Sample::cell(&db, &table, name, value));
+                .map(|n| format!("ifNull(toString({}), '')", quote_ident(n)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            quote_ident(&t.database),
+            quote_ident(&t.name),
+            s.cfg().sample_rows
+        );
+        let (db, table) = (t.database.clone(), t.name.clone());
+        let (rows_cap, bytes_cap) = (s.cfg().sample_rows, s.cfg().sample_bytes);
+        match s.select(&sql, rows_cap, bytes_cap).await {
+            Ok(r) => {
+                let t = &mut report.tables[i];
+                t.sampled_rows = r.rows.len() as u64;
+                t.sampled_bytes = r.bytes as u64;
+                for row in r.rows {
+                    for (value, name) in row.into_iter().zip(&names) {
+                        if value.is_empty() {
+                            continue;
                         }
+                        sink(Sample::cell(&db, &table, name, value));
                     }
                 }
-                Err(QueryError::Budget) => {
-                    notes.push("endpoint byte budget reached; remaining tables not sampled".into());
-                    break;
-                }
-                Err(e) => notes.push(format!("sampling {db}.{table} failed: {e}")),
             }
+            Err(SelectError::Budget) => {
+                notes.push("endpoint byte budget reached; remaining tables not sampled".into());
+                break;
+            }
+            Err(SelectError::Failed(e)) => notes.push(format!("sampling {db}.{table} failed: {e}")),
         }
     }
 }

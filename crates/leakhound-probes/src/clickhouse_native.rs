@@ -5,10 +5,13 @@
 //! that the native port is the same exposure. Parsers work on raw bytes with caps on every
 //! length, so a hostile server declaring a gigabyte string costs nothing.
 
+use crate::clickhouse_http::{assert_read_only, enumerate, Select, SelectError, Selected};
 use crate::net::{Conn, NetError};
 use crate::{Check, Probe, ProbeConfig, ProbeFuture, ProbeReport, SampleSink};
 use leakhound_model::{Access, Service, Severity};
 use leakhound_targets::Endpoint;
+use std::future::Future;
+use std::pin::Pin;
 
 /// The probe, in plain TCP or TLS.
 pub struct ClickhouseNative {
@@ -30,6 +33,8 @@ mod packet {
     pub const PROGRESS: u64 = 3;
     pub const END_OF_STREAM: u64 = 5;
     pub const PROFILE_INFO: u64 = 6;
+    pub const TOTALS: u64 = 7;
+    pub const EXTREMES: u64 = 8;
 }
 
 /// A cursor over received bytes; `None` from a read means "need more bytes".
@@ -76,6 +81,16 @@ impl<'a> Reader<'a> {
         Ok(self
             .bytes(len as usize)
             .map(|s| String::from_utf8_lossy(s).into_owned()))
+    }
+
+    fn bytes_string(&mut self) -> Parsed<Vec<u8>> {
+        let Some(len) = self.varint()? else {
+            return Ok(None);
+        };
+        if len > MAX_STRING {
+            return Err(NetError::Malformed(format!("string of {len} bytes")));
+        }
+        Ok(self.bytes(len as usize).map(<[u8]>::to_vec))
     }
 
     fn u8(&mut self) -> Option<u8> {
@@ -211,11 +226,11 @@ pub fn hello_packet() -> Vec<u8> {
     p
 }
 
-/// The one statement this probe sends.
+/// The statement that confirms a read.
 const QUERY: &str = "SELECT version()";
 
-/// A Query packet for `QUERY` followed by the empty Data block that ends client data.
-fn query_packets(server_revision: u64) -> Vec<u8> {
+/// A Query packet for `sql` followed by the empty Data block that ends client data.
+fn query_packets(sql: &str, server_revision: u64) -> Vec<u8> {
     let rev = server_revision.min(CLIENT_REVISION);
     let mut p = Vec::new();
     put_varint(&mut p, 1); // Query
@@ -242,7 +257,7 @@ fn query_packets(server_revision: u64) -> Vec<u8> {
     put_str(&mut p, ""); // end of settings
     put_varint(&mut p, 2); // stage: complete
     put_varint(&mut p, 0); // no compression
-    put_str(&mut p, QUERY);
+    put_str(&mut p, sql);
     // Empty Data block: no external tables.
     put_varint(&mut p, 2);
     put_str(&mut p, "");
@@ -256,11 +271,11 @@ fn query_packets(server_revision: u64) -> Vec<u8> {
     p
 }
 
-/// One server packet after the query: the version string if it was a data block with one
-/// String value, or end of stream, or an exception.
+/// One server packet after a query: a data block (rows of String cells), progress,
+/// profile info, end of stream, or an exception.
 #[derive(Debug, PartialEq, Eq)]
 enum QueryPacket {
-    Value(Option<String>),
+    Data(Vec<Vec<Vec<u8>>>),
     Progress,
     Profile,
     End,
@@ -272,7 +287,8 @@ fn parse_query_packet(b: &[u8], revision: u64) -> Parsed<(usize, QueryPacket)> {
     let mut r = Reader::new(b);
     let kind = need!(r.varint()?);
     let pkt = match kind {
-        packet::DATA => {
+        // Totals and extremes blocks share the data layout; their rows are dropped.
+        packet::DATA | packet::TOTALS | packet::EXTREMES => {
             let _table = need!(r.string()?);
             // Block info: field 1 (is_overflows u8), field 2 (bucket_num i32), 0 ends.
             loop {
@@ -292,18 +308,25 @@ fn parse_query_packet(b: &[u8], revision: u64) -> Parsed<(usize, QueryPacket)> {
             if cols > 1000 || rows > 1_000_000 {
                 return Err(NetError::Malformed("implausible block size".into()));
             }
-            let mut value = None;
+            // Columnar on the wire; transposed into rows here. Every query leakhound
+            // sends casts its columns to String, so no other type needs decoding.
+            let mut table: Vec<Vec<Vec<u8>>> =
+                vec![Vec::with_capacity(cols as usize); rows as usize];
             for _ in 0..cols {
                 let _name = need!(r.string()?);
                 let ty = need!(r.string()?);
                 if ty != "String" {
                     return Err(NetError::Malformed(format!("unexpected column type {ty}")));
                 }
-                for _ in 0..rows {
-                    value = Some(need!(r.string()?));
+                for row in table.iter_mut() {
+                    row.push(need!(r.bytes_string()?));
                 }
             }
-            QueryPacket::Value(value)
+            if kind == packet::DATA {
+                QueryPacket::Data(table)
+            } else {
+                QueryPacket::Data(Vec::new())
+            }
         }
         packet::PROGRESS => {
             need!(r.varint()?); // rows
@@ -334,12 +357,17 @@ fn parse_query_packet(b: &[u8], revision: u64) -> Parsed<(usize, QueryPacket)> {
 const REMEDIATION: &str = crate::clickhouse_http::REMEDIATION;
 
 impl ClickhouseNative {
-    async fn run(&self, ep: &Endpoint, cfg: &ProbeConfig) -> Option<ProbeReport> {
+    async fn run(
+        &self,
+        ep: &Endpoint,
+        cfg: &ProbeConfig,
+        enumerate_with: Option<SampleSink<'_>>,
+    ) -> Option<ProbeReport> {
         let sni = ep.host.as_deref().unwrap_or("clickhouse");
         let mut conn = Conn::connect_with(ep.socket(), cfg.limits, self.tls.then_some(sni))
             .await
             .ok()?;
-        conn.set_read_cap(1 << 20);
+        conn.set_read_cap(cfg.endpoint_bytes + (1 << 20));
         conn.write_all(&hello_packet()).await.ok()?;
         let mut reply = None;
         conn.read_message(|b| {
@@ -362,7 +390,18 @@ impl ClickhouseNative {
                 }
                 // The server only says Hello after accepting the credentials; a read
                 // confirms that they are enough to see data.
-                let read = self.read_version(&mut conn, revision).await;
+                let mut session = NativeSession {
+                    conn,
+                    revision,
+                    cfg,
+                };
+                let read = session
+                    .run_query(QUERY, 1)
+                    .await
+                    .ok()
+                    .and_then(|rows| rows.into_iter().next())
+                    .and_then(|row| row.into_iter().next())
+                    .map(|v| String::from_utf8_lossy(&v).into_owned());
                 let mut rep = ProbeReport::new(
                     Service::ClickhouseNative,
                     if read.is_some() {
@@ -376,6 +415,7 @@ impl ClickhouseNative {
                     rep.notes.push(format!("server timezone {tz}"));
                 }
                 if self.tls {
+                    rep.tls = true;
                     rep.notes
                         .push("spoken over TLS (certificate not verified)".into());
                 }
@@ -389,6 +429,9 @@ impl ClickhouseNative {
                         ),
                         remediation: REMEDIATION,
                     });
+                    if let Some(sink) = enumerate_with {
+                        enumerate(&mut session, &mut rep, sink).await;
+                    }
                 } else {
                     rep.notes
                         .push("Hello accepted, but the confirming read failed".into());
@@ -417,29 +460,103 @@ impl ClickhouseNative {
             }
         }
     }
+}
 
-    async fn read_version(&self, conn: &mut Conn, revision: u64) -> Option<String> {
-        conn.write_all(&query_packets(revision)).await.ok()?;
-        let mut value = None;
-        // A handful of packets at most: data, progress, profile, end.
-        for _ in 0..16 {
-            let mut pkt = None;
-            conn.read_message(|b| {
-                Ok(parse_query_packet(b, revision)?.map(|(n, p)| {
-                    pkt = Some(p);
-                    n
-                }))
-            })
+/// One open native connection after Hello: runs allowlisted SELECTs with text columns.
+struct NativeSession<'a> {
+    conn: Conn,
+    revision: u64,
+    cfg: &'a ProbeConfig,
+}
+
+impl NativeSession<'_> {
+    async fn run_query(&mut self, sql: &str, max_rows: usize) -> Result<Vec<Vec<Vec<u8>>>, String> {
+        assert_read_only(sql);
+        self.conn
+            .write_all(&query_packets(sql, self.revision))
             .await
-            .ok()?;
-            match pkt? {
-                QueryPacket::Value(Some(v)) => value = Some(v),
-                QueryPacket::Value(None) | QueryPacket::Progress | QueryPacket::Profile => {}
-                QueryPacket::End => return value,
-                QueryPacket::Exception(_) => return None,
+            .map_err(|e| e.to_string())?;
+        let mut rows = Vec::new();
+        // Bounded: the connection's byte cap and the server's own limits end it sooner.
+        for _ in 0..100_000 {
+            let mut pkt = None;
+            let revision = self.revision;
+            self.conn
+                .read_message(|b| {
+                    Ok(parse_query_packet(b, revision)?.map(|(n, p)| {
+                        pkt = Some(p);
+                        n
+                    }))
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            match pkt {
+                Some(QueryPacket::Data(block)) => {
+                    let room = max_rows.saturating_sub(rows.len());
+                    rows.extend(block.into_iter().take(room));
+                }
+                Some(QueryPacket::Progress) | Some(QueryPacket::Profile) => {}
+                Some(QueryPacket::End) => return Ok(rows),
+                Some(QueryPacket::Exception(code)) => {
+                    return Err(format!("ClickHouse code {code}"))
+                }
+                None => return Err("no packet".into()),
             }
         }
-        None
+        Err("too many packets".into())
+    }
+}
+
+impl Select for NativeSession<'_> {
+    fn select<'a>(
+        &'a mut self,
+        sql: &'a str,
+        rows: usize,
+        bytes: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<Selected, SelectError>> + Send + 'a>> {
+        Box::pin(async move {
+            let before = self.conn.bytes_read();
+            if before >= self.cfg.endpoint_bytes {
+                return Err(SelectError::Budget);
+            }
+            let bytes = bytes.min(self.cfg.endpoint_bytes - before).max(1024);
+            // The native protocol carries no forced readonly: the allowlist is the guard,
+            // and the same limits as over HTTP travel in the SETTINGS clause.
+            let bounded = format!(
+                "{sql} SETTINGS max_result_rows = {rows}, max_result_bytes = {bytes}, \
+                 result_overflow_mode = 'break', max_rows_to_read = {}, read_overflow_mode = 'break', \
+                 max_execution_time = {}, timeout_overflow_mode = 'break'",
+                (rows as u64 * 100).max(100_000),
+                self.cfg.limits.io.as_secs().max(1),
+            );
+            let result = self.run_query(&bounded, rows).await;
+            let spent = self.conn.bytes_read() - before;
+            result
+                .map(|rows| Selected { rows, bytes: spent })
+                .map_err(SelectError::Failed)
+        })
+    }
+
+    fn cfg(&self) -> &ProbeConfig {
+        self.cfg
+    }
+
+    fn transport(&self) -> &'static str {
+        "the native protocol"
+    }
+}
+
+impl ClickhouseNative {
+    /// Probes and, when open, enumerates and samples over the native protocol. The scan
+    /// engine calls this only for hosts whose ClickHouse HTTP interface is not open
+    /// (enumeration goes over HTTP when it can).
+    pub async fn probe_and_enumerate(
+        &self,
+        ep: &Endpoint,
+        cfg: &ProbeConfig,
+        sink: SampleSink<'_>,
+    ) -> Option<ProbeReport> {
+        self.run(ep, cfg, Some(sink)).await
     }
 }
 
@@ -462,7 +579,7 @@ impl Probe for ClickhouseNative {
         cfg: &'a ProbeConfig,
         _sink: SampleSink<'a>,
     ) -> ProbeFuture<'a> {
-        Box::pin(self.run(ep, cfg))
+        Box::pin(self.run(ep, cfg, None))
     }
 }
 
@@ -545,7 +662,7 @@ mod tests {
         put_str(&mut b, "18.16.1");
         let (n, p) = parse_query_packet(&b, 54413).unwrap().unwrap();
         assert_eq!(n, b.len());
-        assert_eq!(p, QueryPacket::Value(Some("18.16.1".into())));
+        assert_eq!(p, QueryPacket::Data(vec![vec![b"18.16.1".to_vec()]]));
         assert!(parse_query_packet(&b[..b.len() - 1], 54413)
             .unwrap()
             .is_none());

@@ -155,6 +155,8 @@ pub struct ProbeReport {
     pub databases: Vec<String>,
     /// Soft problems met on the way (a query that failed, a cap that cut sampling).
     pub notes: Vec<String>,
+    /// The service was spoken to over TLS.
+    pub tls: bool,
 }
 
 impl ProbeReport {
@@ -168,6 +170,7 @@ impl ProbeReport {
             tables: Vec::new(),
             databases: Vec::new(),
             notes: Vec::new(),
+            tls: false,
         }
     }
 }

@@ -179,6 +179,11 @@ impl Conn {
         })
     }
 
+    /// Bytes read on this connection so far.
+    pub fn bytes_read(&self) -> usize {
+        self.read_total
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> Limits {
         self.limits

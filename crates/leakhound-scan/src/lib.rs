@@ -141,6 +141,8 @@ pub struct EndpointResult {
     pub access: Access,
     /// Server version.
     pub version: Option<String>,
+    /// Spoken to over TLS.
+    pub tls: bool,
     /// Databases seen.
     pub databases: Vec<String>,
     /// Tables and what they hold.
@@ -247,19 +249,7 @@ pub async fn probe_endpoint(
     let mut aggs: BTreeMap<(Location, String), Agg> = BTreeMap::new();
     let mut report: Option<ProbeReport> = None;
     for p in order {
-        let mut sink = |s: Sample| {
-            for m in classifier.scan_value(&s.value, Some(&s.field)) {
-                let a = aggs
-                    .entry((s.location.clone(), m.rule.to_string()))
-                    .or_default();
-                a.category = Some(m.category);
-                a.kind = m.kind.to_string();
-                a.count += 1;
-                if a.fingerprints.insert(m.fingerprint.clone()) && a.evidence.len() < 3 {
-                    a.evidence.push(m.evidence.clone());
-                }
-            }
-        };
+        let mut sink = |s: Sample| classify_sample(classifier, &mut aggs, s);
         if let Some(r) = p.probe(ep, cfg, &mut sink).await {
             report = Some(r);
             break;
@@ -267,6 +257,44 @@ pub async fn probe_endpoint(
     }
     let report = report.unwrap_or_else(|| ProbeReport::new(Service::Unknown, Access::Unknown));
     build_result(ep, report, aggs)
+}
+
+/// Classifies one sampled value and folds its matches into the per-location findings.
+fn classify_sample(
+    classifier: &Classifier,
+    aggs: &mut BTreeMap<(Location, String), Agg>,
+    s: Sample,
+) {
+    for m in classifier.scan_value(&s.value, Some(&s.field)) {
+        let a = aggs
+            .entry((s.location.clone(), m.rule.to_string()))
+            .or_default();
+        a.category = Some(m.category);
+        a.kind = m.kind.to_string();
+        a.count += 1;
+        if a.fingerprints.insert(m.fingerprint.clone()) && a.evidence.len() < 3 {
+            a.evidence.push(m.evidence.clone());
+        }
+    }
+}
+
+/// Probes a ClickHouse native endpoint again and enumerates over the native protocol:
+/// used for hosts whose HTTP interface was not found open.
+pub async fn enumerate_native(
+    ep: &Endpoint,
+    tls: bool,
+    cfg: &ProbeConfig,
+    classifier: &Classifier,
+) -> Option<(EndpointResult, Vec<Finding>)> {
+    let mut aggs: BTreeMap<(Location, String), Agg> = BTreeMap::new();
+    let mut sink = |s: Sample| classify_sample(classifier, &mut aggs, s);
+    let probe = leakhound_probes::clickhouse_native::ClickhouseNative { tls };
+    let mut report = probe.probe_and_enumerate(ep, cfg, &mut sink).await?;
+    report.notes.push(
+        "no open ClickHouse HTTP interface on this host: enumerated over the native protocol"
+            .into(),
+    );
+    Some(build_result(ep, report, aggs))
 }
 
 fn build_result(
@@ -347,6 +375,7 @@ fn build_result(
             service: report.service,
             access: report.access,
             version: report.version,
+            tls: report.tls,
             databases: report.databases,
             tables,
             notes: report.notes,
@@ -373,6 +402,11 @@ pub async fn run(
     let probe_slots = Arc::new(Semaphore::new(cfg.probe_concurrency.max(1)));
     let host_slots: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>> = Arc::default();
     let stats = Arc::new(Mutex::new(Stats::default()));
+    // ClickHouse enumeration goes over HTTP when a host has it open; open native endpoints
+    // wait until the end of the scan to learn whether they must enumerate themselves.
+    let http_open: Arc<Mutex<std::collections::HashSet<IpAddr>>> = Arc::default();
+    type Deferred = (Endpoint, EndpointResult, Vec<Finding>);
+    let deferred: Arc<Mutex<Vec<Deferred>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
 
     let resolver = SystemResolver;
@@ -401,6 +435,7 @@ pub async fn run(
             host_slots.clone(),
             stats.clone(),
         );
+        let (http_open, deferred) = (http_open.clone(), deferred.clone());
         tasks.spawn(async move {
             let state = discover::connect_scan(ep.socket(), cfg.connect_timeout, cfg.retries).await;
             drop(permit);
@@ -437,6 +472,18 @@ pub async fn run(
                 }
             };
             stats.lock().unwrap().probed += 1;
+            if result.access == Access::Open {
+                match result.service {
+                    Service::ClickhouseHttp => {
+                        http_open.lock().unwrap().insert(ep.ip);
+                    }
+                    Service::ClickhouseNative => {
+                        deferred.lock().unwrap().push((ep, result, findings));
+                        return;
+                    }
+                    _ => {}
+                }
+            }
             let _ = events
                 .send(Event::Endpoint(Box::new(result), findings))
                 .await;
@@ -445,6 +492,33 @@ pub async fn run(
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
+    let waiting = std::mem::take(&mut *deferred.lock().unwrap());
+    let http_open = std::mem::take(&mut *http_open.lock().unwrap());
+    for (ep, mut result, findings) in waiting {
+        let (result, findings) = match &classifier {
+            Some(c) if !http_open.contains(&ep.ip) => {
+                let tls = result.tls;
+                let native = tokio::time::timeout(
+                    cfg.endpoint_budget,
+                    enumerate_native(&ep, tls, &cfg.probe, c),
+                )
+                .await;
+                match native {
+                    Ok(Some(r)) => r,
+                    _ => (result, findings),
+                }
+            }
+            _ => {
+                result
+                    .notes
+                    .push("enumerated over this host's ClickHouse HTTP interface".into());
+                (result, findings)
+            }
+        };
+        let _ = events
+            .send(Event::Endpoint(Box::new(result), findings))
+            .await;
+    }
     let s = *stats.lock().unwrap();
     s
 }

@@ -177,12 +177,18 @@ fn the_server_log_shows_only_bounded_reads() {
         return;
     };
     scan_json(&[&open, "-p", "8123", "--sample-rows", "2"]);
+    // Native-only: enumeration over the native protocol (client name `leakhound`).
+    scan_json(&[&open, "-p", "9000", "--sample-rows", "2"]);
     seed_query(&open, 8123, "SYSTEM FLUSH LOGS");
     let log = seed_query(
         &open,
         8123,
         "SELECT type, written_rows, read_rows, result_rows, replaceAll(query, '\\n', ' ') FROM system.query_log \
-         WHERE http_user_agent LIKE 'leakhound/%' FORMAT TabSeparated",
+         WHERE http_user_agent LIKE 'leakhound/%' OR client_name = 'leakhound' FORMAT TabSeparated",
+    );
+    assert!(
+        log.contains("SETTINGS max_result_rows"),
+        "native queries carry their limits"
     );
     let mut n = 0;
     for line in log.lines() {
@@ -239,4 +245,32 @@ fn exclusions_lists_and_host_names() {
         .args(["scan", "127.0.42.0/40"])
         .assert()
         .code(2);
+}
+
+#[test]
+fn native_port_enumerates_only_when_http_is_not_open() {
+    let Some(open) = server("LH_CH_OPEN") else {
+        return;
+    };
+    // Only the native port: enumeration and sampling go over the native protocol.
+    let doc = scan_json(&[&open, "-p", "9000"]);
+    let ep = endpoint(&doc, &open, 9000);
+    assert!(ep["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["table"] == "log_stream"));
+    let key = findings(&doc, &open, 9000, "lh.openai.project-key");
+    assert_eq!(key.len(), 1, "{doc:#}");
+    assert_eq!(key[0]["location"]["column"], "api_key");
+    assert_eq!(findings(&doc, &open, 9000, "clickhouse.file-read").len(), 1);
+    // Both ports: HTTP enumerates, the native endpoint reports access only.
+    let doc = scan_json(&[&open, "-p", "8123,9000"]);
+    let native = endpoint(&doc, &open, 9000);
+    assert!(native["tables"].as_array().unwrap().is_empty());
+    assert!(findings(&doc, &open, 9000, "lh.openai.project-key").is_empty());
+    assert_eq!(
+        findings(&doc, &open, 8123, "lh.openai.project-key").len(),
+        1
+    );
 }
