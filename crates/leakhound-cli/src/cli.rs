@@ -22,6 +22,41 @@ pub enum Command {
     Rules(RulesArgs),
     /// Find exposed services in an address range, prove access read-only, sample and classify.
     Scan(ScanArgs),
+    /// List past scans in the store.
+    Scans(ScansArgs),
+    /// Render a stored scan as a report.
+    Report(ReportArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct ScansArgs {
+    /// The store (default: $XDG_DATA_HOME/leakhound/leakhound.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormatArg {
+    Human,
+    Json,
+    Jsonl,
+    Markdown,
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct ReportArgs {
+    /// The store (default: $XDG_DATA_HOME/leakhound/leakhound.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Scan id, or `latest`.
+    #[arg(long, default_value = "latest")]
+    pub scan: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: ReportFormatArg,
+    /// Write the report here (created with mode 0600) instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -82,6 +117,12 @@ pub struct ScanArgs {
     /// Also try a short documented list of default passwords (opt-in; never by default).
     #[arg(long)]
     pub default_creds: bool,
+    /// The store scans are recorded in (default: $XDG_DATA_HOME/leakhound/leakhound.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Do not record this scan in the store.
+    #[arg(long)]
+    pub no_store: bool,
     /// Only find open ports (prints `ip:port` per line); probe nothing.
     #[arg(long)]
     pub discovery_only: bool,

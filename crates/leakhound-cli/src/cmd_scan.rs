@@ -1,7 +1,8 @@
 //! `leakhound scan`: builds the engine's config from flags, runs it, renders the results.
 
-use crate::cli::{Format, ScanArgs};
+use crate::cli::ScanArgs;
 use crate::output::classifier;
+use crate::render;
 use anyhow::{bail, Context};
 use leakhound_classify::Options;
 use leakhound_model::Severity;
@@ -83,6 +84,21 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(Arc::new(classifier(&args.rules, Options::default())?))
     };
+    // The store is the single writer: events are recorded as endpoints finish.
+    let mut store = if args.no_store || args.discovery_only {
+        None
+    } else {
+        let path = args
+            .db
+            .clone()
+            .unwrap_or_else(leakhound_store::default_path);
+        let mut store = leakhound_store::Store::open(&path)
+            .with_context(|| format!("opening the store {}", path.display()))?;
+        let argv: Vec<String> = std::env::args().skip(1).collect();
+        let id = store.begin_scan(&argv.join(" "))?;
+        Some((store, id))
+    };
+    let mut store_errors = 0u64;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -97,6 +113,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         while let Some(ev) = rx.recv().await {
             match ev {
                 Event::Endpoint(ep, f) => {
+                    if let Some((store, id)) = store.as_mut() {
+                        if let Err(e) = store.record(*id, &ep, &f) {
+                            eprintln!("leakhound: {e}");
+                            store_errors += 1;
+                        }
+                    }
                     endpoints.push(*ep);
                     findings.extend(f);
                 }
@@ -119,12 +141,26 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     });
 
     let failed = fail_on.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    if let Some((store, id)) = store.as_mut() {
+        store.finish_scan(
+            *id,
+            if store_errors == 0 {
+                "finished"
+            } else {
+                "failed"
+            },
+        )?;
+    }
+    if store_errors > 0 {
+        errors.push(format!("{store_errors} endpoints could not be stored"));
+    }
+    let report = ScanReport {
+        endpoints,
+        findings,
+        stats,
+        errors: errors.clone(),
     };
+    let mut out = render::open_output(args.output.as_deref())?;
     if args.discovery_only {
         open_ports.sort();
         for p in &open_ports {
@@ -133,33 +169,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::from(if errors.is_empty() { 0 } else { 2 }));
     }
-    match args.format {
-        Format::Json => {
-            let doc = ScanReport {
-                endpoints,
-                findings,
-                stats,
-                errors: errors.clone(),
-            };
-            serde_json::to_writer_pretty(&mut out, &doc)?;
-            writeln!(out)?;
-        }
-        Format::Jsonl => {
-            for e in &endpoints {
-                let mut v = serde_json::to_value(e)?;
-                v["type"] = "endpoint".into();
-                serde_json::to_writer(&mut out, &v)?;
-                writeln!(out)?;
-            }
-            for f in &findings {
-                let mut v = serde_json::to_value(f)?;
-                v["type"] = "finding".into();
-                serde_json::to_writer(&mut out, &v)?;
-                writeln!(out)?;
-            }
-        }
-        Format::Human => render_human(&mut out, &endpoints, &findings, &stats)?,
-    }
+    render::render(&mut out, &report, args.format.into())?;
     out.flush()?;
     Ok(ExitCode::from(if !errors.is_empty() {
         2
@@ -168,88 +178,4 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     } else {
         0
     }))
-}
-
-fn render_human(
-    out: &mut dyn Write,
-    endpoints: &[EndpointResult],
-    findings: &[Finding],
-    stats: &Stats,
-) -> io::Result<()> {
-    writeln!(out, "ENDPOINTS")?;
-    for e in endpoints {
-        writeln!(
-            out,
-            "  {:<22} {:<18} {:<14} {:<10} {}",
-            format!("{}:{}", e.ip, e.port),
-            e.service.as_str(),
-            e.access.as_str(),
-            e.version.as_deref().unwrap_or("-"),
-            e.host.as_deref().unwrap_or("")
-        )?;
-        for t in e.tables.iter().filter(|t| !t.categories.is_empty()) {
-            let cats: Vec<&str> = t.categories.iter().map(|c| c.as_str()).collect();
-            writeln!(
-                out,
-                "      {}.{}: {} rows, {} bytes, sampled {} rows: {}",
-                t.database,
-                t.table,
-                t.rows.map_or("?".into(), |r| r.to_string()),
-                t.bytes.map_or("?".into(), |r| r.to_string()),
-                t.sampled_rows,
-                cats.join(", ")
-            )?;
-        }
-    }
-    writeln!(out)?;
-    writeln!(out, "FINDINGS")?;
-    for sev in [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Info,
-    ] {
-        let list: Vec<&Finding> = findings.iter().filter(|f| f.severity == sev).collect();
-        if list.is_empty() {
-            continue;
-        }
-        writeln!(out, "  {} ({})", sev.as_str().to_uppercase(), list.len())?;
-        for f in list {
-            let loc = f.location.display();
-            writeln!(
-                out,
-                "    {}  {}{}  [{}] {}",
-                f.endpoint,
-                f.rule,
-                if loc.is_empty() {
-                    String::new()
-                } else {
-                    format!(" @ {loc}")
-                },
-                f.category,
-                f.title
-            )?;
-            if f.category != "access" {
-                writeln!(
-                    out,
-                    "        {} matches, {} distinct; e.g. {}",
-                    f.count,
-                    f.distinct,
-                    f.evidence.join(" | ")
-                )?;
-            } else if let Some(e) = f.evidence.first() {
-                writeln!(out, "        {e}")?;
-            }
-            writeln!(out, "        fix: {}", f.remediation)?;
-        }
-    }
-    writeln!(
-        out,
-        "\n{} endpoints attempted, {} open, {} probed; {} findings",
-        stats.attempted,
-        stats.open_ports,
-        stats.probed,
-        findings.len()
-    )
 }

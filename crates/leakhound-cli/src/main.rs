@@ -2,9 +2,11 @@
 
 mod cli;
 mod cmd_classify;
+mod cmd_report;
 mod cmd_rules;
 mod cmd_scan;
 mod output;
+mod render;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -34,5 +36,7 @@ fn try_main() -> anyhow::Result<ExitCode> {
         cli::Command::Classify(a) => cmd_classify::run(a),
         cli::Command::Rules(a) => cmd_rules::run(a),
         cli::Command::Scan(a) => cmd_scan::run(a),
+        cli::Command::Scans(a) => cmd_report::scans(a),
+        cli::Command::Report(a) => cmd_report::report(a),
     }
 }

@@ -13,7 +13,7 @@ use leakhound_model::{Access, Category, Location, Service, Severity};
 use leakhound_probes::{Probe, ProbeConfig, ProbeReport, Sample};
 use leakhound_targets::{expand, Endpoint, Excludes, PortSet, SystemResolver, TargetSpec};
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -81,7 +81,7 @@ pub fn stable_id(parts: &[&str]) -> String {
 }
 
 /// One exposure or content finding.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Finding {
     /// Stable fingerprint of rule, endpoint and location.
     pub id: String,
@@ -108,7 +108,7 @@ pub struct Finding {
 }
 
 /// What was learned about one table.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct TableSummary {
     /// Database.
     pub database: String,
@@ -127,7 +127,7 @@ pub struct TableSummary {
 }
 
 /// One open endpoint and what it exposed.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct EndpointResult {
     /// Host name given as target, if any.
     pub host: Option<String>,
@@ -153,7 +153,7 @@ pub struct EndpointResult {
 
 /// The whole result of a scan, as `--format json` writes it. `docs/scan-report.schema.json`
 /// is generated from this type (and a test keeps it current).
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ScanReport {
     /// Every endpoint that answered, with what it exposed.
     pub endpoints: Vec<EndpointResult>,
@@ -187,7 +187,7 @@ pub enum Event {
 }
 
 /// Totals.
-#[derive(Debug, Default, Clone, Copy, Serialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 pub struct Stats {
     /// Endpoints attempted.
     pub attempted: u64,

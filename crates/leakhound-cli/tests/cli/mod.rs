@@ -4,12 +4,19 @@ mod scan_clickhouse;
 mod scan_hostile;
 mod scan_postgres;
 mod scan_redis;
+mod scan_store;
 mod servers;
 
 use assert_cmd::Command;
 
 pub fn leakhound() -> Command {
-    Command::cargo_bin("leakhound").unwrap()
+    let mut c = Command::cargo_bin("leakhound").unwrap();
+    // Scans record into the default store; keep the tests' out of the user's home.
+    c.env(
+        "XDG_DATA_HOME",
+        std::env::temp_dir().join("leakhound-tests"),
+    );
+    c
 }
 
 /// A synthetic OpenAI project key (random, not a credential).

@@ -1,0 +1,235 @@
+//! Rendering of scan reports (from a live scan or from the store): human, JSON, JSONL,
+//! Markdown; and report files created private (mode 0600).
+
+use leakhound_model::Severity;
+use leakhound_scan::{EndpointResult, Finding, ScanReport, Stats};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Output formats of a scan report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Human,
+    Json,
+    Jsonl,
+    Markdown,
+}
+
+impl From<crate::cli::Format> for ReportFormat {
+    fn from(f: crate::cli::Format) -> Self {
+        match f {
+            crate::cli::Format::Human => ReportFormat::Human,
+            crate::cli::Format::Json => ReportFormat::Json,
+            crate::cli::Format::Jsonl => ReportFormat::Jsonl,
+        }
+    }
+}
+
+/// Stdout, or a file created with mode 0600 (reports hold redacted evidence, but still
+/// describe exposures).
+pub fn open_output(path: Option<&Path>) -> io::Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) => {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.create(true).write(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            Box::new(io::BufWriter::new(opts.open(p)?))
+        }
+        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    })
+}
+
+/// Writes `report` in `format`.
+pub fn render(out: &mut dyn Write, report: &ScanReport, format: ReportFormat) -> io::Result<()> {
+    match format {
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, report)?;
+            writeln!(out)?;
+        }
+        ReportFormat::Jsonl => {
+            for e in &report.endpoints {
+                let mut v = serde_json::to_value(e)?;
+                v["type"] = "endpoint".into();
+                serde_json::to_writer(&mut *out, &v)?;
+                writeln!(out)?;
+            }
+            for f in &report.findings {
+                let mut v = serde_json::to_value(f)?;
+                v["type"] = "finding".into();
+                serde_json::to_writer(&mut *out, &v)?;
+                writeln!(out)?;
+            }
+        }
+        ReportFormat::Human => {
+            render_human(out, &report.endpoints, &report.findings, &report.stats)?
+        }
+        ReportFormat::Markdown => render_markdown(out, report)?,
+    }
+    out.flush()
+}
+
+const SEVERITIES: [Severity; 5] = [
+    Severity::Critical,
+    Severity::High,
+    Severity::Medium,
+    Severity::Low,
+    Severity::Info,
+];
+
+/// Markdown for tickets and pull-request comments: a summary, endpoints, findings by severity.
+fn render_markdown(out: &mut dyn Write, report: &ScanReport) -> io::Result<()> {
+    let open = report
+        .endpoints
+        .iter()
+        .filter(|e| e.access == leakhound_model::Access::Open)
+        .count();
+    writeln!(out, "# leakhound report\n")?;
+    writeln!(
+        out,
+        "{} endpoints, {} open without authentication, {} findings.\n",
+        report.endpoints.len(),
+        open,
+        report.findings.len()
+    )?;
+    writeln!(out, "## Endpoints\n")?;
+    writeln!(out, "| endpoint | service | access | version |")?;
+    writeln!(out, "| --- | --- | --- | --- |")?;
+    for e in &report.endpoints {
+        writeln!(
+            out,
+            "| `{}:{}` | {} | {} | {} |",
+            e.ip,
+            e.port,
+            e.service,
+            e.access,
+            e.version.as_deref().unwrap_or("")
+        )?;
+    }
+    writeln!(out, "\n## Findings\n")?;
+    for sev in SEVERITIES {
+        let list: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == sev)
+            .collect();
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(out, "### {} ({})\n", sev.as_str(), list.len())?;
+        for f in list {
+            let loc = f.location.display();
+            writeln!(
+                out,
+                "- **{}** `{}`{} on `{}` ({}, {} matches, {} distinct)",
+                md_escape(&f.title),
+                f.rule,
+                if loc.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at `{}`", md_escape(&loc))
+                },
+                f.endpoint,
+                f.category,
+                f.count,
+                f.distinct
+            )?;
+            for e in &f.evidence {
+                writeln!(out, "  - evidence: `{}`", e.replace('`', "'"))?;
+            }
+            writeln!(out, "  - fix: {}", md_escape(&f.remediation))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+pub fn render_human(
+    out: &mut dyn Write,
+    endpoints: &[EndpointResult],
+    findings: &[Finding],
+    stats: &Stats,
+) -> io::Result<()> {
+    writeln!(out, "ENDPOINTS")?;
+    for e in endpoints {
+        writeln!(
+            out,
+            "  {:<22} {:<18} {:<14} {:<10} {}",
+            format!("{}:{}", e.ip, e.port),
+            e.service.as_str(),
+            e.access.as_str(),
+            e.version.as_deref().unwrap_or("-"),
+            e.host.as_deref().unwrap_or("")
+        )?;
+        for t in e.tables.iter().filter(|t| !t.categories.is_empty()) {
+            let cats: Vec<&str> = t.categories.iter().map(|c| c.as_str()).collect();
+            writeln!(
+                out,
+                "      {}.{}: {} rows, {} bytes, sampled {} rows: {}",
+                t.database,
+                t.table,
+                t.rows.map_or("?".into(), |r| r.to_string()),
+                t.bytes.map_or("?".into(), |r| r.to_string()),
+                t.sampled_rows,
+                cats.join(", ")
+            )?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "FINDINGS")?;
+    for sev in [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ] {
+        let list: Vec<&Finding> = findings.iter().filter(|f| f.severity == sev).collect();
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(out, "  {} ({})", sev.as_str().to_uppercase(), list.len())?;
+        for f in list {
+            let loc = f.location.display();
+            writeln!(
+                out,
+                "    {}  {}{}  [{}] {}",
+                f.endpoint,
+                f.rule,
+                if loc.is_empty() {
+                    String::new()
+                } else {
+                    format!(" @ {loc}")
+                },
+                f.category,
+                f.title
+            )?;
+            if f.category != "access" {
+                writeln!(
+                    out,
+                    "        {} matches, {} distinct; e.g. {}",
+                    f.count,
+                    f.distinct,
+                    f.evidence.join(" | ")
+                )?;
+            } else if let Some(e) = f.evidence.first() {
+                writeln!(out, "        {e}")?;
+            }
+            writeln!(out, "        fix: {}", f.remediation)?;
+        }
+    }
+    writeln!(
+        out,
+        "\n{} endpoints attempted, {} open, {} probed; {} findings",
+        stats.attempted,
+        stats.open_ports,
+        stats.probed,
+        findings.len()
+    )
+}

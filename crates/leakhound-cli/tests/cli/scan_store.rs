@@ -1,0 +1,104 @@
+//! The findings store: scans recorded as they run, listed, and re-rendered as reports;
+//! private files; no full secret in the database.
+
+use super::servers::{scan_json, server};
+use std::os::unix::fs::PermissionsExt;
+
+#[test]
+fn scans_are_stored_listed_and_reported() {
+    let Some(open) = server("LH_CH_OPEN") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store/leakhound.db");
+    let db_arg = db.to_str().unwrap();
+    let live = scan_json(&[&open, "-p", "8123", "--db", db_arg]);
+    scan_json(&[&open, "-p", "8123", "--db", db_arg]);
+
+    let out = super::leakhound()
+        .args(["scans", "--db", db_arg])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{listing}");
+    assert_eq!(
+        listing.lines().filter(|l| l.contains("finished")).count(),
+        2,
+        "{listing}"
+    );
+
+    // The stored report of the first scan has the live scan's findings, ids included.
+    let out = super::leakhound()
+        .args(["report", "--db", db_arg, "--scan", "1", "--format", "json"])
+        .output()
+        .unwrap();
+    let stored: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids = |d: &serde_json::Value| {
+        let mut v: Vec<String> = d["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&stored), ids(&live));
+    assert_eq!(stored["endpoints"][0]["service"], "clickhouse-http");
+
+    // Markdown from `latest`, written to a private file.
+    let md = dir.path().join("report.md");
+    super::leakhound()
+        .args(["report", "--db", db_arg, "--format", "markdown", "-o"])
+        .arg(&md)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.starts_with("# leakhound report"));
+    assert!(text.contains("`lh.openai.project-key`"));
+    assert_eq!(
+        std::fs::metadata(&md).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn the_store_never_holds_a_planted_secret() {
+    let (Some(open), Some(redis)) = (server("LH_CH_OPEN"), server("LH_REDIS_OPEN")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("leakhound.db");
+    scan_json(&[
+        &format!("{open},{redis}"),
+        "-p",
+        "8123,6379",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(bytes.len() > 4096, "the store was written");
+    for planted in [
+        super::OPENAI_KEY,
+        "Qm9vdGJhbGxDb2FjaGVz",
+        "jane.roe@mailbox.org",
+        "4111 1111 1111 1111",
+        "4111111111111111",
+    ] {
+        assert!(
+            memchr_find(&bytes, planted.as_bytes()).is_none(),
+            "the store holds {planted}"
+        );
+    }
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
