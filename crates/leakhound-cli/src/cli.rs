@@ -26,6 +26,27 @@ pub enum Command {
     Scans(ScansArgs),
     /// Render a stored scan as a report.
     Report(ReportArgs),
+    /// What is new, resolved or changed between two stored scans.
+    Diff(DiffArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct DiffArgs {
+    /// The store (default: $XDG_DATA_HOME/leakhound/leakhound.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// The earlier scan (default: the one before --to).
+    #[arg(long)]
+    pub from: Option<i64>,
+    /// The later scan (default: the latest).
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// Exit 1 when a new finding is at least this severe.
+    #[arg(long = "fail-on", value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// Output format (human or json).
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
 }
 
 #[derive(ClapArgs, Debug)]

@@ -1,6 +1,6 @@
 //! `leakhound scans` and `leakhound report`: read the store, never the live scan.
 
-use crate::cli::{ReportArgs, ReportFormatArg, ScansArgs};
+use crate::cli::{DiffArgs, Format, ReportArgs, ReportFormatArg, ScansArgs};
 use crate::render::{self, ReportFormat};
 use anyhow::{bail, Context};
 use leakhound_store::Store;
@@ -55,4 +55,72 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut out = render::open_output(args.output.as_deref())?;
     render::render(&mut out, &report, format)?;
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let fail_on: Option<leakhound_model::Severity> = args
+        .fail_on
+        .as_deref()
+        .map(|s| s.parse().map_err(anyhow::Error::msg))
+        .transpose()?;
+    let store = open(args.db.as_deref())?;
+    let to = match args.to {
+        Some(t) => t,
+        None => store.latest_scan()?.context("the store holds no scan")?,
+    };
+    let from = match args.from {
+        Some(f) => f,
+        None => store
+            .previous_scan(to)?
+            .with_context(|| format!("no scan before {to} to compare with"))?,
+    };
+    let d = store.diff(from, to)?;
+    let mut out = std::io::stdout().lock();
+    if args.format == Format::Json || args.format == Format::Jsonl {
+        let doc = serde_json::json!({
+            "from": from,
+            "to": to,
+            "new": d.new,
+            "resolved": d.resolved,
+            "changed": d.changed.iter().map(|(a, b)| serde_json::json!({"before": a, "after": b})).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "scan {from} -> scan {to}: {} new, {} resolved, {} changed",
+            d.new.len(),
+            d.resolved.len(),
+            d.changed.len()
+        )?;
+        for (label, list) in [("NEW", &d.new), ("RESOLVED", &d.resolved)] {
+            for f in list {
+                writeln!(
+                    out,
+                    "  {label:<9} [{}] {}  {} @ {}",
+                    f.severity,
+                    f.endpoint,
+                    f.rule,
+                    f.location.display()
+                )?;
+            }
+        }
+        for (a, b) in &d.changed {
+            writeln!(
+                out,
+                "  CHANGED   [{}] {}  {} @ {}: {} -> {} matches, {} -> {} distinct",
+                b.severity,
+                b.endpoint,
+                b.rule,
+                b.location.display(),
+                a.count,
+                b.count,
+                a.distinct,
+                b.distinct
+            )?;
+        }
+    }
+    let failed = fail_on.is_some_and(|t| d.new.iter().any(|f| f.severity >= t));
+    Ok(ExitCode::from(u8::from(failed)))
 }

@@ -38,5 +38,6 @@ fn try_main() -> anyhow::Result<ExitCode> {
         cli::Command::Scan(a) => cmd_scan::run(a),
         cli::Command::Scans(a) => cmd_report::scans(a),
         cli::Command::Report(a) => cmd_report::report(a),
+        cli::Command::Diff(a) => cmd_report::diff(a),
     }
 }

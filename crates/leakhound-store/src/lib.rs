@@ -327,6 +327,65 @@ impl Store {
     }
 }
 
+/// What changed between two scans.
+#[derive(Debug, Clone, Default)]
+pub struct Diff {
+    /// Seen in the later scan only.
+    pub new: Vec<Finding>,
+    /// Seen in the earlier scan, not in the later one, on an endpoint the later scan did
+    /// probe (an endpoint that was not scanned again is not evidence of a fix).
+    pub resolved: Vec<Finding>,
+    /// Seen in both, with a different count, number of distinct values or severity:
+    /// (earlier, later).
+    pub changed: Vec<(Finding, Finding)>,
+}
+
+impl Store {
+    /// The scan before `scan`, if any.
+    pub fn previous_scan(&self, scan: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT max(id) FROM scans WHERE id < ?1", [scan], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
+    /// New, resolved and changed findings from scan `from` to scan `to`.
+    pub fn diff(&self, from: i64, to: i64) -> Result<Diff, StoreError> {
+        let before = self.report(from)?;
+        let after = self.report(to)?;
+        let rescanned: std::collections::HashSet<String> = after
+            .endpoints
+            .iter()
+            .map(|e| std::net::SocketAddr::new(e.ip, e.port).to_string())
+            .collect();
+        let old: std::collections::HashMap<&str, &Finding> =
+            before.findings.iter().map(|f| (f.id.as_str(), f)).collect();
+        let new_ids: std::collections::HashSet<&str> =
+            after.findings.iter().map(|f| f.id.as_str()).collect();
+        let mut diff = Diff::default();
+        for f in &after.findings {
+            match old.get(f.id.as_str()) {
+                None => diff.new.push(f.clone()),
+                Some(o)
+                    if (o.count, o.distinct, o.severity) != (f.count, f.distinct, f.severity) =>
+                {
+                    diff.changed.push(((*o).clone(), f.clone()))
+                }
+                Some(_) => {}
+            }
+        }
+        for f in &before.findings {
+            if !new_ids.contains(f.id.as_str()) && rescanned.contains(&f.endpoint) {
+                diff.resolved.push(f.clone());
+            }
+        }
+        Ok(diff)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,3 +102,75 @@ fn the_store_never_holds_a_planted_secret() {
 fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+fn seed(addr: &str, port: u16, sql: &str) {
+    let url = format!("http://{addr}:{port}/?user=seed&password=lh-seed-9cQx");
+    let out = std::process::Command::new("curl")
+        .args(["-fsS", &url, "--data-binary", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn diff_reports_new_and_resolved_exposures() {
+    let Some(odd) = server("LH_CH_ODD") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("leakhound.db");
+    let db_arg = db.to_str().unwrap();
+    let scan = || scan_json(&[&odd, "-p", "18123", "--db", db_arg]);
+    let diff = |fail_on: &str| {
+        super::leakhound()
+            .args([
+                "diff",
+                "--db",
+                db_arg,
+                "--format",
+                "json",
+                "--fail-on",
+                fail_on,
+            ])
+            .output()
+            .unwrap()
+    };
+    seed(&odd, 18123, "CREATE DATABASE IF NOT EXISTS difftest");
+    seed(&odd, 18123, "DROP TABLE IF EXISTS difftest.contacts");
+    seed(
+        &odd,
+        18123,
+        "CREATE TABLE difftest.contacts (email String) ENGINE = TinyLog",
+    );
+    scan();
+    seed(
+        &odd,
+        18123,
+        "INSERT INTO difftest.contacts VALUES ('new.person@corp-mail.net')",
+    );
+    scan();
+    let out = diff("high");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a new critical finding fails the gate"
+    );
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let is_contact =
+        |f: &serde_json::Value| f["rule"] == "lh.pii.email" && f["location"]["table"] == "contacts";
+    assert!(d["new"].as_array().unwrap().iter().any(is_contact), "{d:#}");
+    assert!(d["resolved"].as_array().unwrap().is_empty());
+    seed(&odd, 18123, "DROP TABLE difftest.contacts");
+    scan();
+    let out = diff("high");
+    assert_eq!(out.status.code(), Some(0), "nothing new");
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        d["resolved"].as_array().unwrap().iter().any(is_contact),
+        "{d:#}"
+    );
+}
