@@ -28,6 +28,21 @@ pub enum Command {
     Report(ReportArgs),
     /// What is new, resolved or changed between two stored scans.
     Diff(DiffArgs),
+    /// Write a baseline that accepts every finding of a stored scan.
+    Baseline(BaselineArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct BaselineArgs {
+    /// The store (default: $XDG_DATA_HOME/leakhound/leakhound.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Scan id, or `latest`.
+    #[arg(long, default_value = "latest")]
+    pub scan: String,
+    /// The baseline file to write (mode 0600).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -144,6 +159,10 @@ pub struct ScanArgs {
     /// Do not record this scan in the store.
     #[arg(long)]
     pub no_store: bool,
+    /// Findings accepted by id (written by `leakhound baseline`): left out of the output
+    /// and of `--fail-on`, still stored.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// Only find open ports (prints `ip:port` per line); probe nothing.
     #[arg(long)]
     pub discovery_only: bool,

@@ -1,6 +1,6 @@
 //! `leakhound scans` and `leakhound report`: read the store, never the live scan.
 
-use crate::cli::{DiffArgs, Format, ReportArgs, ReportFormatArg, ScansArgs};
+use crate::cli::{BaselineArgs, DiffArgs, Format, ReportArgs, ReportFormatArg, ScansArgs};
 use crate::render::{self, ReportFormat};
 use anyhow::{bail, Context};
 use leakhound_store::Store;
@@ -36,15 +36,34 @@ pub fn scans(args: ScansArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn scan_id(store: &Store, scan: &str) -> anyhow::Result<i64> {
+    if scan == "latest" {
+        store.latest_scan()?.context("the store holds no scan")
+    } else {
+        scan.parse::<i64>()
+            .with_context(|| format!("--scan: `{scan}` is neither an id nor `latest`"))
+    }
+}
+
+pub fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
+    let store = open(args.db.as_deref())?;
+    let report = store.report(scan_id(&store, &args.scan)?)?;
+    let baseline = crate::baseline::Baseline::from_findings(&report.findings);
+    let mut out = render::open_output(Some(&args.output))?;
+    serde_json::to_writer_pretty(&mut out, &baseline)?;
+    writeln!(out)?;
+    out.flush()?;
+    eprintln!(
+        "leakhound: {} findings accepted in {}",
+        baseline.findings.len(),
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let store = open(args.db.as_deref())?;
-    let id = if args.scan == "latest" {
-        store.latest_scan()?.context("the store holds no scan")?
-    } else {
-        args.scan
-            .parse::<i64>()
-            .with_context(|| format!("--scan: `{}` is neither an id nor `latest`", args.scan))?
-    };
+    let id = scan_id(&store, &args.scan)?;
     let report = store.report(id)?;
     let format = match args.format {
         ReportFormatArg::Human => ReportFormat::Human,

@@ -78,6 +78,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         .map(|s| s.parse::<Severity>().map_err(anyhow::Error::msg))
         .transpose()?;
     let cfg = config(&args)?;
+    let accepted = args
+        .baseline
+        .as_deref()
+        .map(crate::baseline::Baseline::load)
+        .transpose()?
+        .unwrap_or_default();
     // Discovery alone needs no classifier; building it is most of a small run's time.
     let classifier = if args.discovery_only {
         None
@@ -140,6 +146,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             .then(a.id.cmp(&b.id))
     });
 
+    let baselined = crate::baseline::apply(&mut findings, &accepted);
+    if baselined > 0 {
+        eprintln!("leakhound: {baselined} findings accepted by the baseline are not shown");
+    }
     let failed = fail_on.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
     if let Some((store, id)) = store.as_mut() {
         store.finish_scan(

@@ -1,5 +1,6 @@
 //! The `leakhound` binary: argument parsing and rendering; the work happens in the library crates.
 
+mod baseline;
 mod cli;
 mod cmd_classify;
 mod cmd_report;
@@ -39,5 +40,6 @@ fn try_main() -> anyhow::Result<ExitCode> {
         cli::Command::Scans(a) => cmd_report::scans(a),
         cli::Command::Report(a) => cmd_report::report(a),
         cli::Command::Diff(a) => cmd_report::diff(a),
+        cli::Command::Baseline(a) => cmd_report::baseline(a),
     }
 }

@@ -174,3 +174,86 @@ fn diff_reports_new_and_resolved_exposures() {
         "{d:#}"
     );
 }
+
+#[test]
+fn a_baseline_accepts_known_findings_for_ci_gating() {
+    let Some(open) = server("LH_CH_OPEN") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("leakhound.db");
+    let db_arg = db.to_str().unwrap();
+    let first = scan_json(&[&open, "-p", "8123", "--db", db_arg]);
+    let total = first["findings"].as_array().unwrap().len();
+    assert!(total > 3);
+    let baseline = dir.path().join("baseline.json");
+    super::leakhound()
+        .args(["baseline", "--db", db_arg, "-o"])
+        .arg(&baseline)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::metadata(&baseline).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // Everything accepted: nothing shown, the gate passes.
+    let out = super::leakhound()
+        .args([
+            "scan",
+            &open,
+            "-p",
+            "8123",
+            "--db",
+            db_arg,
+            "--format",
+            "json",
+            "--fail-on",
+            "info",
+            "--baseline",
+        ])
+        .arg(&baseline)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["findings"].as_array().unwrap().is_empty());
+    // Drop the secret from the baseline: it is new again and fails the gate.
+    let mut b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
+    b["findings"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| f["rule"] != "lh.openai.project-key");
+    std::fs::write(&baseline, b.to_string()).unwrap();
+    let out = super::leakhound()
+        .args([
+            "scan",
+            &open,
+            "-p",
+            "8123",
+            "--db",
+            db_arg,
+            "--format",
+            "json",
+            "--fail-on",
+            "critical",
+            "--baseline",
+        ])
+        .arg(&baseline)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, vec!["lh.openai.project-key"]);
+}
