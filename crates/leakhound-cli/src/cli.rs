@@ -21,7 +21,7 @@ pub enum Command {
     /// List or check the detection rules.
     Rules(RulesArgs),
     /// Find exposed services in an address range, prove access read-only, sample and classify.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// List past scans in the store.
     Scans(ScansArgs),
     /// Render a stored scan as a report.

@@ -36,7 +36,7 @@ fn try_main() -> anyhow::Result<ExitCode> {
     match args.command {
         cli::Command::Classify(a) => cmd_classify::run(a),
         cli::Command::Rules(a) => cmd_rules::run(a),
-        cli::Command::Scan(a) => cmd_scan::run(a),
+        cli::Command::Scan(a) => cmd_scan::run(*a),
         cli::Command::Scans(a) => cmd_report::scans(a),
         cli::Command::Report(a) => cmd_report::report(a),
         cli::Command::Diff(a) => cmd_report::diff(a),
