@@ -159,6 +159,9 @@ pub struct ScanArgs {
     /// Do not record this scan in the store.
     #[arg(long)]
     pub no_store: bool,
+    /// Continue the interrupted scan with the same arguments (a plain rerun does too).
+    #[arg(long)]
+    pub resume: bool,
     /// Findings accepted by id (written by `leakhound baseline`): left out of the output
     /// and of `--fail-on`, still stored.
     #[arg(long, value_name = "FILE")]

@@ -77,7 +77,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|s| s.parse::<Severity>().map_err(anyhow::Error::msg))
         .transpose()?;
-    let cfg = config(&args)?;
+    let mut cfg = config(&args)?;
     let accepted = args
         .baseline
         .as_deref()
@@ -100,11 +100,33 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(leakhound_store::default_path);
         let mut store = leakhound_store::Store::open(&path)
             .with_context(|| format!("opening the store {}", path.display()))?;
-        let argv: Vec<String> = std::env::args().skip(1).collect();
-        let id = store.begin_scan(&argv.join(" "))?;
+        // A scan is known by its arguments; `--resume` itself is not one of them.
+        let argv: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| a != "--resume")
+            .collect();
+        let arguments = argv.join(" ");
+        let id = match store.resumable(&arguments)? {
+            Some(id) => {
+                store.resume_scan(id)?;
+                cfg.skip = store.done_endpoints(id)?.into_iter().collect();
+                eprintln!(
+                    "leakhound: resuming scan {id}: {} endpoints already done",
+                    cfg.skip.len()
+                );
+                id
+            }
+            None => {
+                if args.resume {
+                    eprintln!("leakhound: no interrupted scan with these arguments; starting anew");
+                }
+                store.begin_scan(&arguments)?
+            }
+        };
         Some((store, id))
     };
     let mut store_errors = 0u64;
+    let cfg_skip_empty = cfg.skip.is_empty();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -150,7 +172,6 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if baselined > 0 {
         eprintln!("leakhound: {baselined} findings accepted by the baseline are not shown");
     }
-    let failed = fail_on.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
     if let Some((store, id)) = store.as_mut() {
         store.finish_scan(
             *id,
@@ -164,6 +185,17 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if store_errors > 0 {
         errors.push(format!("{store_errors} endpoints could not be stored"));
     }
+    // With a store, the report is read back from it: a resumed scan shows the endpoints
+    // finished before the interruption too, each exactly once.
+    let (endpoints, findings) = match store.as_ref() {
+        Some((store, id)) if !cfg_skip_empty => {
+            let mut stored = store.report(*id)?;
+            crate::baseline::apply(&mut stored.findings, &accepted);
+            (stored.endpoints, stored.findings)
+        }
+        _ => (endpoints, findings),
+    };
+    let failed = fail_on.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
     let report = ScanReport {
         endpoints,
         findings,

@@ -46,6 +46,9 @@ pub struct ScanConfig {
     pub probe: ProbeConfig,
     /// Stop after discovery: report open ports, probe nothing.
     pub discovery_only: bool,
+    /// Endpoints (`ip:port`) a resumed scan already finished: neither connected to nor
+    /// probed again.
+    pub skip: std::collections::HashSet<String>,
 }
 
 impl Default for ScanConfig {
@@ -62,6 +65,7 @@ impl Default for ScanConfig {
             endpoint_budget: Duration::from_secs(60),
             probe: ProbeConfig::default(),
             discovery_only: false,
+            skip: Default::default(),
         }
     }
 }
@@ -197,6 +201,8 @@ pub struct Stats {
     pub probed: u64,
     /// Targets that failed to expand.
     pub target_errors: u64,
+    /// Endpoints skipped because a resumed scan had already finished them.
+    pub skipped: u64,
 }
 
 #[derive(Default)]
@@ -419,6 +425,10 @@ pub async fn run(
                 continue;
             }
         };
+        if !cfg.skip.is_empty() && cfg.skip.contains(&ep.socket().to_string()) {
+            stats.lock().unwrap().skipped += 1;
+            continue;
+        }
         // Waiting here is the back-pressure that keeps target expansion lazy.
         let permit = connect_slots
             .clone()

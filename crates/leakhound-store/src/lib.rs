@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 
 /// The schema migrations, in order; `user_version` counts how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("migrate_2.sql")];
 
 /// A store error.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,23 @@ fn now() -> String {
     )
 }
 
+/// Whether a process with this id exists (signal 0 probes without signalling).
+fn process_alive(pid: i64) -> bool {
+    #[cfg(unix)]
+    {
+        extern "C" {
+            fn kill(pid: i32, sig: i32) -> i32;
+        }
+        // SAFETY: kill with signal 0 only checks for the process; it sends nothing.
+        pid > 0 && pid as u32 != std::process::id() && unsafe { kill(pid as i32, 0) } == 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        false
+    }
+}
+
 /// An open store.
 pub struct Store {
     conn: Connection,
@@ -142,10 +159,50 @@ impl Store {
     /// Records the start of a scan and returns its id.
     pub fn begin_scan(&mut self, arguments: &str) -> Result<i64, StoreError> {
         self.conn.execute(
-            "INSERT INTO scans (started, arguments, status) VALUES (?1, ?2, 'running')",
-            params![now(), arguments],
+            "INSERT INTO scans (started, arguments, status, pid) VALUES (?1, ?2, 'running', ?3)",
+            params![now(), arguments, std::process::id()],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The newest scan with these arguments that never finished and whose process is gone
+    /// (killed or crashed): a rerun continues it instead of starting over.
+    pub fn resumable(&self, arguments: &str) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT id, pid FROM scans WHERE arguments = ?1 AND status = 'running'
+                 ORDER BY id DESC LIMIT 1",
+                [arguments],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(id, pid)| (!pid.is_some_and(process_alive)).then_some(id)))
+    }
+
+    /// Takes over a scan found by [`Store::resumable`].
+    pub fn resume_scan(&mut self, scan: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE scans SET pid = ?1 WHERE id = ?2",
+            params![std::process::id(), scan],
+        )?;
+        Ok(())
+    }
+
+    /// Endpoints a scan already recorded (`ip:port`).
+    pub fn done_endpoints(&self, scan: i64) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT ip, port FROM endpoints WHERE scan_id = ?1")?;
+        let rows = stmt.query_map([scan], |r| {
+            let ip: String = r.get(0)?;
+            let port: i64 = r.get(1)?;
+            Ok(match ip.parse::<std::net::IpAddr>() {
+                Ok(addr) => std::net::SocketAddr::new(addr, port as u16).to_string(),
+                Err(_) => format!("{ip}:{port}"),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Records one probed endpoint and its findings in one transaction.

@@ -5,9 +5,11 @@ use super::servers::endpoint;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+pub(crate) use self::tarpit as fake_tarpit;
+
 /// FAKE: accepts connections and never sends a byte (a tarpit). Holds at most 32
 /// connections and stops by itself after `life`.
-fn tarpit(addr: &str, life: Duration) -> u16 {
+pub(crate) fn tarpit(addr: &str, life: Duration) -> u16 {
     let listener = TcpListener::bind((addr, 0)).unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -257,3 +257,90 @@ fn a_baseline_accepts_known_findings_for_ci_gating() {
         .collect();
     assert_eq!(shown, vec!["lh.openai.project-key"]);
 }
+
+/// Finding ids of a scan document, sorted; panics on duplicates.
+fn finding_ids(doc: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    let n = v.len();
+    v.dedup();
+    assert_eq!(n, v.len(), "duplicate findings");
+    v
+}
+
+#[test]
+fn a_killed_scan_resumes_without_probing_finished_endpoints() {
+    let (Some(open), Some(redis)) = (server("LH_CH_OPEN"), server("LH_REDIS_OPEN")) else {
+        return;
+    };
+    // A FAKE tarpit keeps the scan busy for one read timeout, long enough to kill it.
+    let port = super::scan_hostile::fake_tarpit("127.0.42.22", std::time::Duration::from_secs(60));
+    let targets = format!("{open}:8123,{redis}:6379,127.0.42.22:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("leakhound.db");
+    let db_arg = db.to_str().unwrap();
+    let args = ["scan", &targets, "--db", db_arg, "--format", "json"];
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("leakhound"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the two real endpoints are stored, then SIGKILL mid-scan.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = super::leakhound()
+            .args(["scans", "--db", db_arg])
+            .output()
+            .unwrap();
+        let listing = String::from_utf8_lossy(&out.stdout).to_string();
+        let done = listing
+            .lines()
+            .nth(1)
+            .and_then(|l| l.split_whitespace().nth(3))
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0);
+        if done >= 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "scan never stored its endpoints: {listing}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // A rerun with the same arguments picks it up.
+    let out = super::leakhound().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("resuming scan 1: 2 endpoints already done"),
+        "{stderr}"
+    );
+    let resumed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        resumed["stats"]["skipped"], 2,
+        "finished endpoints were not probed again"
+    );
+    assert_eq!(resumed["endpoints"].as_array().unwrap().len(), 3);
+
+    // The same findings as an uninterrupted run, no duplicates.
+    let other = dir.path().join("uninterrupted.db");
+    let whole = scan_json(&[&targets, "--db", other.to_str().unwrap()]);
+    assert_eq!(finding_ids(&resumed), finding_ids(&whole));
+    let out = super::leakhound()
+        .args(["scans", "--db", db_arg])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(listing.lines().count(), 2, "one scan, resumed: {listing}");
+    assert!(listing.contains("finished"), "{listing}");
+}
