@@ -159,6 +159,9 @@ pub struct ScanArgs {
     /// Do not record this scan in the store.
     #[arg(long)]
     pub no_store: bool,
+    /// No progress bar (it is only ever shown on a terminal).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Continue the interrupted scan with the same arguments (a plain rerun does too).
     #[arg(long)]
     pub resume: bool,

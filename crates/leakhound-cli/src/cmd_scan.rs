@@ -23,6 +23,14 @@ fn read_source(path: &std::path::Path) -> anyhow::Result<String> {
     }
 }
 
+/// A message on stderr that does not tear the progress bar.
+fn say(bar: &Option<indicatif::ProgressBar>, msg: String) {
+    match bar {
+        Some(b) => b.println(msg),
+        None => eprintln!("{msg}"),
+    }
+}
+
 fn config(args: &ScanArgs) -> anyhow::Result<ScanConfig> {
     let mut targets: Vec<TargetSpec> = Vec::new();
     for t in &args.targets {
@@ -136,14 +144,50 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let mut findings: Vec<Finding> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     let mut open_ports: Vec<std::net::SocketAddr> = Vec::new();
+    // A progress bar on a terminal only, and never with --quiet.
+    let bar = (!args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+        let total = leakhound_targets::estimate_endpoints(&cfg.targets, &cfg.ports);
+        let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(u64::MAX));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} endpoints ({per_sec}, eta {eta}) {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    let progress = cfg.progress.clone();
+    let mut shown_findings = 0usize;
     let stats: Stats = rt.block_on(async {
         let engine = tokio::spawn(leakhound_scan::run(cfg, classifier, tx));
-        while let Some(ev) = rx.recv().await {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            let ev = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = tick.tick() => {
+                    if let Some(bar) = &bar {
+                        use std::sync::atomic::Ordering::Relaxed;
+                        bar.set_position(progress.attempted.load(Relaxed));
+                        bar.set_message(format!(
+                            "{} open, {} probed, {} findings",
+                            progress.open.load(Relaxed),
+                            progress.probed.load(Relaxed),
+                            shown_findings
+                        ));
+                    }
+                    continue;
+                }
+            };
+            let Some(ev) = ev else {
+                break;
+            };
             match ev {
                 Event::Endpoint(ep, f) => {
+                    shown_findings += f.len();
                     if let Some((store, id)) = store.as_mut() {
                         if let Err(e) = store.record(*id, &ep, &f) {
-                            eprintln!("leakhound: {e}");
+                            say(&bar, format!("leakhound: {e}"));
                             store_errors += 1;
                         }
                     }
@@ -151,15 +195,18 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
                     findings.extend(f);
                 }
                 Event::TargetError(e) => {
-                    eprintln!("leakhound: {e}");
+                    say(&bar, format!("leakhound: {e}"));
                     errors.push(e);
                 }
-                Event::Warning(w) => eprintln!("leakhound: warning: {w}"),
+                Event::Warning(w) => say(&bar, format!("leakhound: warning: {w}")),
                 Event::PortOpen(ep) => open_ports.push(ep.socket()),
             }
         }
         engine.await.unwrap_or_default()
     });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     endpoints.sort_by_key(|e| (e.ip, e.port));
     findings.sort_by(|a, b| {
         b.severity

@@ -49,6 +49,25 @@ pub struct ScanConfig {
     /// Endpoints (`ip:port`) a resumed scan already finished: neither connected to nor
     /// probed again.
     pub skip: std::collections::HashSet<String>,
+    /// Live counters for a progress display; the engine only increments them.
+    pub progress: Arc<Progress>,
+}
+
+/// Counters a progress display can read while the scan runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Endpoints whose connect attempt finished (or was skipped).
+    pub attempted: std::sync::atomic::AtomicU64,
+    /// Ports found open.
+    pub open: std::sync::atomic::AtomicU64,
+    /// Endpoints probed.
+    pub probed: std::sync::atomic::AtomicU64,
+}
+
+impl Progress {
+    fn bump(counter: &std::sync::atomic::AtomicU64) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Default for ScanConfig {
@@ -66,6 +85,7 @@ impl Default for ScanConfig {
             probe: ProbeConfig::default(),
             discovery_only: false,
             skip: Default::default(),
+            progress: Arc::default(),
         }
     }
 }
@@ -427,6 +447,7 @@ pub async fn run(
         };
         if !cfg.skip.is_empty() && cfg.skip.contains(&ep.socket().to_string()) {
             stats.lock().unwrap().skipped += 1;
+            Progress::bump(&cfg.progress.attempted);
             continue;
         }
         // Waiting here is the back-pressure that keeps target expansion lazy.
@@ -449,10 +470,12 @@ pub async fn run(
         tasks.spawn(async move {
             let state = discover::connect_scan(ep.socket(), cfg.connect_timeout, cfg.retries).await;
             drop(permit);
+            Progress::bump(&cfg.progress.attempted);
             if state != discover::PortState::Open {
                 return;
             }
             stats.lock().unwrap().open_ports += 1;
+            Progress::bump(&cfg.progress.open);
             let _ = events.send(Event::PortOpen(ep.clone())).await;
             let Some(classifier) = classifier.filter(|_| !cfg.discovery_only) else {
                 return;
@@ -482,6 +505,7 @@ pub async fn run(
                 }
             };
             stats.lock().unwrap().probed += 1;
+            Progress::bump(&cfg.progress.probed);
             if result.access == Access::Open {
                 match result.service {
                     Service::ClickhouseHttp => {

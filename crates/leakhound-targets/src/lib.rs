@@ -470,6 +470,26 @@ impl Iterator for AddrIter<'_> {
     }
 }
 
+/// How many endpoints `specs` × `ports` expand to, before exclusions; a host name counts
+/// as one address. For progress displays; saturates instead of overflowing.
+pub fn estimate_endpoints(specs: &[TargetSpec], ports: &PortSet) -> u128 {
+    specs
+        .iter()
+        .map(|s| {
+            let addrs = match &s.kind {
+                SpecKind::Range(r) => r.len(),
+                SpecKind::Host(_) => 1,
+            };
+            let per = if s.port.is_some() {
+                1
+            } else {
+                ports.len() as u128
+            };
+            addrs.saturating_mul(per)
+        })
+        .fold(0u128, u128::saturating_add)
+}
+
 /// Reads target lines from text: one target per line or separated by commas or spaces;
 /// `#` starts a comment.
 pub fn parse_list(text: &str) -> impl Iterator<Item = Result<TargetSpec, TargetError>> + '_ {
@@ -597,6 +617,16 @@ mod tests {
         assert!(eps(&["127.0.42.0/24"], "1", &["127.0.0.0/8"]).is_empty());
         let v = eps(&["255.255.255.254/31"], "1", &["255.255.255.255"]);
         assert_eq!(addrs(&v), vec!["255.255.255.254:1"]);
+    }
+
+    #[test]
+    fn estimates_count_ports_and_host_ports() {
+        let ports: PortSet = "8123,9000".parse().unwrap();
+        let specs: Vec<TargetSpec> = ["10.0.0.0/24", "db.test", "10.0.0.1:5432"]
+            .iter()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        assert_eq!(estimate_endpoints(&specs, &ports), 256 * 2 + 2 + 1);
     }
 
     #[test]

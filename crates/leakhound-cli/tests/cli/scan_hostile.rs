@@ -45,3 +45,17 @@ fn a_tarpit_is_unresponsive_not_a_database_and_costs_one_timeout() {
     // One read timeout (5 s), not one per probe.
     assert!(took < Duration::from_secs(12), "took {took:?}");
 }
+
+#[test]
+fn no_progress_bar_without_a_terminal() {
+    let out = super::leakhound()
+        .args(["scan", "127.0.42.23:1", "--no-store", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
