@@ -77,6 +77,7 @@ pub enum ReportFormatArg {
     Json,
     Jsonl,
     Markdown,
+    Sarif,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -113,7 +114,7 @@ pub struct ScanArgs {
     pub ports: String,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
-    pub format: Format,
+    pub format: ReportFormatArg,
     /// Write the report here instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,

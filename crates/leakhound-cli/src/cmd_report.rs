@@ -1,6 +1,6 @@
 //! `leakhound scans` and `leakhound report`: read the store, never the live scan.
 
-use crate::cli::{BaselineArgs, DiffArgs, Format, ReportArgs, ReportFormatArg, ScansArgs};
+use crate::cli::{BaselineArgs, DiffArgs, Format, ReportArgs, ScansArgs};
 use crate::render::{self, ReportFormat};
 use anyhow::{bail, Context};
 use leakhound_store::Store;
@@ -65,12 +65,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let store = open(args.db.as_deref())?;
     let id = scan_id(&store, &args.scan)?;
     let report = store.report(id)?;
-    let format = match args.format {
-        ReportFormatArg::Human => ReportFormat::Human,
-        ReportFormatArg::Json => ReportFormat::Json,
-        ReportFormatArg::Jsonl => ReportFormat::Jsonl,
-        ReportFormatArg::Markdown => ReportFormat::Markdown,
-    };
+    let format = ReportFormat::from(args.format);
     let mut out = render::open_output(args.output.as_deref())?;
     render::render(&mut out, &report, format)?;
     Ok(ExitCode::SUCCESS)

@@ -13,14 +13,18 @@ pub enum ReportFormat {
     Json,
     Jsonl,
     Markdown,
+    Sarif,
 }
 
-impl From<crate::cli::Format> for ReportFormat {
-    fn from(f: crate::cli::Format) -> Self {
+impl From<crate::cli::ReportFormatArg> for ReportFormat {
+    fn from(f: crate::cli::ReportFormatArg) -> Self {
+        use crate::cli::ReportFormatArg as A;
         match f {
-            crate::cli::Format::Human => ReportFormat::Human,
-            crate::cli::Format::Json => ReportFormat::Json,
-            crate::cli::Format::Jsonl => ReportFormat::Jsonl,
+            A::Human => ReportFormat::Human,
+            A::Json => ReportFormat::Json,
+            A::Jsonl => ReportFormat::Jsonl,
+            A::Markdown => ReportFormat::Markdown,
+            A::Sarif => ReportFormat::Sarif,
         }
     }
 }
@@ -65,6 +69,10 @@ pub fn render(out: &mut dyn Write, report: &ScanReport, format: ReportFormat) ->
             render_human(out, &report.endpoints, &report.findings, &report.stats)?
         }
         ReportFormat::Markdown => render_markdown(out, report)?,
+        ReportFormat::Sarif => {
+            serde_json::to_writer_pretty(&mut *out, &sarif(report))?;
+            writeln!(out)?;
+        }
     }
     out.flush()
 }
@@ -142,6 +150,108 @@ fn render_markdown(out: &mut dyn Write, report: &ScanReport) -> io::Result<()> {
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// SARIF 2.1.0 for GitHub code scanning: one rule per leakhound rule (help text carries the
+/// remediation), one result per finding with a logical location
+/// `host:port/database/table/column` and the stable id as a partial fingerprint.
+pub fn sarif(report: &ScanReport) -> serde_json::Value {
+    use serde_json::json;
+    let level = |s: Severity| match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    };
+    // GitHub orders and filters security results by this property.
+    let security_severity = |s: Severity| match s {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "0.0",
+    };
+    let mut rule_ids: Vec<&str> = Vec::new();
+    let mut rules = Vec::new();
+    for f in &report.findings {
+        if rule_ids.contains(&f.rule.as_str()) {
+            continue;
+        }
+        rule_ids.push(&f.rule);
+        let kind = f.title.split(" in ").next().unwrap_or(&f.title);
+        rules.push(json!({
+            "id": f.rule,
+            "name": f.rule.replace(['.', '-'], "_"),
+            "shortDescription": {"text": kind},
+            "fullDescription": {"text": format!("{} ({} finding)", kind, f.category)},
+            "help": {
+                "text": f.remediation,
+                "markdown": format!("**How to fix:** {}", md_escape(&f.remediation)),
+            },
+            "defaultConfiguration": {"level": level(f.severity)},
+            "properties": {
+                "tags": ["security", f.category.as_str()],
+                "security-severity": security_severity(f.severity),
+            },
+        }));
+    }
+    let results: Vec<serde_json::Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let mut path = f.endpoint.clone();
+            for part in [
+                &f.location.database,
+                &f.location.table,
+                &f.location.column,
+                &f.location.key,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                path.push('/');
+                path.push_str(part);
+            }
+            let evidence = if f.evidence.is_empty() {
+                String::new()
+            } else {
+                format!(" Evidence (redacted): {}.", f.evidence.join("; "))
+            };
+            json!({
+                "ruleId": f.rule,
+                "ruleIndex": rule_ids.iter().position(|r| *r == f.rule).unwrap_or(0),
+                "level": level(f.severity),
+                "message": {"text": format!(
+                    "{} on {}: {} matches, {} distinct.{}",
+                    f.title, f.endpoint, f.count, f.distinct, evidence
+                )},
+                "locations": [{
+                    "logicalLocations": [{
+                        "fullyQualifiedName": path,
+                        "kind": "resource",
+                    }],
+                }],
+                "partialFingerprints": {"leakhoundFindingId/v1": f.id},
+                "properties": {
+                    "severity": f.severity.as_str(),
+                    "category": f.category,
+                    "count": f.count,
+                    "distinct": f.distinct,
+                },
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "leakhound",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
 }
 
 fn md_escape(s: &str) -> String {

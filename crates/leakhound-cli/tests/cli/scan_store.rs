@@ -344,3 +344,67 @@ fn a_killed_scan_resumes_without_probing_finished_endpoints() {
     assert_eq!(listing.lines().count(), 2, "one scan, resumed: {listing}");
     assert!(listing.contains("finished"), "{listing}");
 }
+
+#[test]
+fn sarif_validates_against_the_official_schema() {
+    let Some(open) = server("LH_CH_OPEN") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("leakhound.db");
+    let db_arg = db.to_str().unwrap();
+    scan_json(&[&open, "-p", "8123,9000", "--db", db_arg]);
+    let sarif_path = dir.path().join("leakhound.sarif");
+    super::leakhound()
+        .args(["report", "--db", db_arg, "--format", "sarif", "-o"])
+        .arg(&sarif_path)
+        .assert()
+        .success();
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif_path).unwrap()).unwrap();
+    // The official SARIF 2.1.0 schema (OASIS, as published by SchemaStore), kept in test data.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../data/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+
+    let run = &sarif["runs"][0];
+    let results = run["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        assert!(r["ruleId"].is_string());
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        assert_eq!(
+            r["partialFingerprints"]["leakhoundFindingId/v1"]
+                .as_str()
+                .unwrap()
+                .len(),
+            32
+        );
+        assert!(
+            r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+                .as_str()
+                .unwrap()
+                .starts_with(&open)
+        );
+    }
+    let key = results
+        .iter()
+        .find(|r| r["ruleId"] == "lh.openai.project-key")
+        .unwrap();
+    assert_eq!(
+        key["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+        format!("{open}:8123/app/log_stream/api_key")
+    );
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules
+        .iter()
+        .all(|r| r["help"]["text"].as_str().is_some_and(|t| !t.is_empty())));
+    assert!(!std::fs::read_to_string(&sarif_path)
+        .unwrap()
+        .contains(super::OPENAI_KEY));
+}
