@@ -24,6 +24,7 @@ need_cmd python3 python3
 need_cmd clickhouse-client clickhouse-client
 need_cmd redis-server redis-server
 need_cmd redis-cli redis-tools
+[ -x /usr/bin/chromium ] || apt_install chromium
 [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_install postgresql
 command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo is required" >&2; exit 2; }
 

@@ -78,6 +78,7 @@ pub enum ReportFormatArg {
     Jsonl,
     Markdown,
     Sarif,
+    Html,
 }
 
 #[derive(ClapArgs, Debug)]

@@ -14,6 +14,7 @@ pub enum ReportFormat {
     Jsonl,
     Markdown,
     Sarif,
+    Html,
 }
 
 impl From<crate::cli::ReportFormatArg> for ReportFormat {
@@ -25,6 +26,7 @@ impl From<crate::cli::ReportFormatArg> for ReportFormat {
             A::Jsonl => ReportFormat::Jsonl,
             A::Markdown => ReportFormat::Markdown,
             A::Sarif => ReportFormat::Sarif,
+            A::Html => ReportFormat::Html,
         }
     }
 }
@@ -69,6 +71,7 @@ pub fn render(out: &mut dyn Write, report: &ScanReport, format: ReportFormat) ->
             render_human(out, &report.endpoints, &report.findings, &report.stats)?
         }
         ReportFormat::Markdown => render_markdown(out, report)?,
+        ReportFormat::Html => out.write_all(crate::html::render(report).as_bytes())?,
         ReportFormat::Sarif => {
             serde_json::to_writer_pretty(&mut *out, &sarif(report))?;
             writeln!(out)?;

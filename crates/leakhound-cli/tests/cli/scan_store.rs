@@ -408,3 +408,85 @@ fn sarif_validates_against_the_official_schema() {
         .unwrap()
         .contains(super::OPENAI_KEY));
 }
+
+#[test]
+fn the_html_report_renders_in_headless_chromium() {
+    let Some(open) = server("LH_CH_OPEN") else {
+        return;
+    };
+    let Some(chromium) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        assert!(
+            std::env::var("LH_REQUIRE_SERVERS").is_err(),
+            "chromium is missing: scripts/test.sh installs Debian's chromium package"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("leakhound.db");
+    let db_arg = db.to_str().unwrap();
+    scan_json(&[&open, "-p", "8123,9000", "--db", db_arg]);
+    let html = dir.path().join("report.html");
+    super::leakhound()
+        .args(["report", "--db", db_arg, "--format", "html", "-o"])
+        .arg(&html)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&html).unwrap();
+    // Self-contained: nothing to fetch, and no full secret.
+    for external in ["src=", "href=", "@import", "url("] {
+        assert!(!text.contains(external), "the report references {external}");
+    }
+    assert!(!text.contains(super::OPENAI_KEY));
+    assert_eq!(
+        std::fs::metadata(&html).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let profile = dir.path().join("chromium-profile");
+    let browser = |extra: &[&str]| {
+        std::process::Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--window-size=1200,1600",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra)
+            .arg(format!("file://{}", html.display()))
+            .output()
+            .unwrap()
+    };
+    // The DOM as the browser built it: key elements are there.
+    let out = browser(&["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for id in [
+        "id=\"card-endpoints\"",
+        "id=\"card-open\"",
+        "id=\"card-critical\"",
+        "id=\"chart-severity\"",
+        "id=\"chart-category\"",
+        "id=\"endpoints\"",
+        "id=\"sev-critical\"",
+        "lh.openai.project-key",
+        "sk-pro…l6Zx",
+    ] {
+        assert!(dom.contains(id), "{id} missing from the rendered DOM");
+    }
+    // A screenshot among the test's outputs, for a human to look at.
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report.png");
+    let out = browser(&[&format!("--screenshot={}", shots.display())]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::metadata(&shots).unwrap().len() > 10_000);
+}
