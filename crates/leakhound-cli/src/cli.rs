@@ -235,3 +235,17 @@ pub enum RulesAction {
         rules: Vec<PathBuf>,
     },
 }
+
+impl From<ReportFormatArg> for leakhound_report::ReportFormat {
+    fn from(f: ReportFormatArg) -> Self {
+        use leakhound_report::ReportFormat as R;
+        match f {
+            ReportFormatArg::Human => R::Human,
+            ReportFormatArg::Json => R::Json,
+            ReportFormatArg::Jsonl => R::Jsonl,
+            ReportFormatArg::Markdown => R::Markdown,
+            ReportFormatArg::Sarif => R::Sarif,
+            ReportFormatArg::Html => R::Html,
+        }
+    }
+}

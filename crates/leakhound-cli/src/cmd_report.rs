@@ -1,8 +1,8 @@
 //! `leakhound scans` and `leakhound report`: read the store, never the live scan.
 
 use crate::cli::{BaselineArgs, DiffArgs, Format, ReportArgs, ScansArgs};
-use crate::render::{self, ReportFormat};
 use anyhow::{bail, Context};
+use leakhound_report::{self as render, ReportFormat};
 use leakhound_store::Store;
 use std::io::Write;
 use std::process::ExitCode;

@@ -2,10 +2,10 @@
 
 use crate::cli::ScanArgs;
 use crate::output::classifier;
-use crate::render;
 use anyhow::{bail, Context};
 use leakhound_classify::Options;
 use leakhound_model::Severity;
+use leakhound_report as render;
 use leakhound_scan::{EndpointResult, Event, Finding, ScanConfig, ScanReport, Stats};
 use leakhound_targets::{parse_list, Excludes, PortSet, TargetSpec};
 use std::io::{self, Read, Write};

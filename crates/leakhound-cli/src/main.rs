@@ -6,9 +6,7 @@ mod cmd_classify;
 mod cmd_report;
 mod cmd_rules;
 mod cmd_scan;
-mod html;
 mod output;
-mod render;
 
 use clap::Parser;
 use std::process::ExitCode;

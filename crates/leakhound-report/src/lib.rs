@@ -1,5 +1,9 @@
-//! Rendering of scan reports (from a live scan or from the store): human, JSON, JSONL,
-//! Markdown; and report files created private (mode 0600).
+//! Reports of a scan (read from the store or handed over by a live scan): human, JSON,
+//! JSONL, Markdown, SARIF 2.1.0 and self-contained HTML; report files are created private
+//! (mode 0600).
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+
+pub mod html;
 
 use leakhound_model::Severity;
 use leakhound_scan::{EndpointResult, Finding, ScanReport, Stats};
@@ -9,26 +13,18 @@ use std::path::Path;
 /// Output formats of a scan report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
+    /// Endpoints, then findings by severity, for a terminal.
     Human,
+    /// One JSON document (`docs/scan-report.schema.json`).
     Json,
+    /// One JSON object per endpoint and finding, with `type`.
     Jsonl,
+    /// For tickets and pull-request comments.
     Markdown,
+    /// SARIF 2.1.0 for GitHub code scanning.
     Sarif,
+    /// One self-contained page.
     Html,
-}
-
-impl From<crate::cli::ReportFormatArg> for ReportFormat {
-    fn from(f: crate::cli::ReportFormatArg) -> Self {
-        use crate::cli::ReportFormatArg as A;
-        match f {
-            A::Human => ReportFormat::Human,
-            A::Json => ReportFormat::Json,
-            A::Jsonl => ReportFormat::Jsonl,
-            A::Markdown => ReportFormat::Markdown,
-            A::Sarif => ReportFormat::Sarif,
-            A::Html => ReportFormat::Html,
-        }
-    }
 }
 
 /// Stdout, or a file created with mode 0600 (reports hold redacted evidence, but still
@@ -71,7 +67,7 @@ pub fn render(out: &mut dyn Write, report: &ScanReport, format: ReportFormat) ->
             render_human(out, &report.endpoints, &report.findings, &report.stats)?
         }
         ReportFormat::Markdown => render_markdown(out, report)?,
-        ReportFormat::Html => out.write_all(crate::html::render(report).as_bytes())?,
+        ReportFormat::Html => out.write_all(html::render(report).as_bytes())?,
         ReportFormat::Sarif => {
             serde_json::to_writer_pretty(&mut *out, &sarif(report))?;
             writeln!(out)?;
@@ -263,6 +259,7 @@ fn md_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The terminal summary: endpoints (with tables that leaked), then findings by severity.
 pub fn render_human(
     out: &mut dyn Write,
     endpoints: &[EndpointResult],
