@@ -10,8 +10,17 @@ use std::path::PathBuf;
     about = "Find exposed databases and AI services, prove what leaks, and say how to close it"
 )]
 pub struct Args {
+    /// Diagnostics on stderr as text or as one JSON object per line.
+    #[arg(long, value_enum, global = true, default_value = "text")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]

@@ -93,7 +93,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
             }
         }
         Event::Error { path, message } => {
-            eprintln!("leakhound: {path}: {message}");
+            crate::log::emit("error", &format!("{path}: {message}"));
             errors.push((path, message));
         }
         Event::Scanned { .. } => {}

@@ -53,10 +53,13 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     serde_json::to_writer_pretty(&mut out, &baseline)?;
     writeln!(out)?;
     out.flush()?;
-    eprintln!(
-        "leakhound: {} findings accepted in {}",
-        baseline.findings.len(),
-        args.output.display()
+    crate::log::emit(
+        "info",
+        &format!(
+            "{} findings accepted in {}",
+            baseline.findings.len(),
+            args.output.display()
+        ),
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -23,11 +23,11 @@ fn read_source(path: &std::path::Path) -> anyhow::Result<String> {
     }
 }
 
-/// A message on stderr that does not tear the progress bar.
-fn say(bar: &Option<indicatif::ProgressBar>, msg: String) {
+/// A diagnostic on stderr that does not tear the progress bar.
+fn say(bar: &Option<indicatif::ProgressBar>, level: &str, msg: String) {
     match bar {
-        Some(b) => b.println(msg),
-        None => eprintln!("{msg}"),
+        Some(b) => b.println(crate::log::line(level, &msg)),
+        None => crate::log::emit(level, &msg),
     }
 }
 
@@ -118,15 +118,21 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             Some(id) => {
                 store.resume_scan(id)?;
                 cfg.skip = store.done_endpoints(id)?.into_iter().collect();
-                eprintln!(
-                    "leakhound: resuming scan {id}: {} endpoints already done",
-                    cfg.skip.len()
+                crate::log::emit(
+                    "info",
+                    &format!(
+                        "resuming scan {id}: {} endpoints already done",
+                        cfg.skip.len()
+                    ),
                 );
                 id
             }
             None => {
                 if args.resume {
-                    eprintln!("leakhound: no interrupted scan with these arguments; starting anew");
+                    crate::log::emit(
+                        "info",
+                        "no interrupted scan with these arguments; starting anew",
+                    );
                 }
                 store.begin_scan(&arguments)?
             }
@@ -187,7 +193,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
                     shown_findings += f.len();
                     if let Some((store, id)) = store.as_mut() {
                         if let Err(e) = store.record(*id, &ep, &f) {
-                            say(&bar, format!("leakhound: {e}"));
+                            say(&bar, "error", e.to_string());
                             store_errors += 1;
                         }
                     }
@@ -195,10 +201,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
                     findings.extend(f);
                 }
                 Event::TargetError(e) => {
-                    say(&bar, format!("leakhound: {e}"));
+                    say(&bar, "error", e.to_string());
                     errors.push(e);
                 }
-                Event::Warning(w) => say(&bar, format!("leakhound: warning: {w}")),
+                Event::Warning(w) => say(&bar, "warning", w),
                 Event::PortOpen(ep) => open_ports.push(ep.socket()),
             }
         }
@@ -217,7 +223,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
 
     let baselined = crate::baseline::apply(&mut findings, &accepted);
     if baselined > 0 {
-        eprintln!("leakhound: {baselined} findings accepted by the baseline are not shown");
+        crate::log::emit(
+            "info",
+            &format!("{baselined} findings accepted by the baseline are not shown"),
+        );
     }
     if let Some((store, id)) = store.as_mut() {
         store.finish_scan(

@@ -6,6 +6,7 @@ mod cmd_classify;
 mod cmd_report;
 mod cmd_rules;
 mod cmd_scan;
+mod log;
 mod output;
 
 use clap::Parser;
@@ -17,7 +18,7 @@ fn main() -> ExitCode {
         // `leakhound classify . | head` closing the pipe is not a failure, as in ripgrep.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("leakhound: {err:#}");
+            log::emit("error", &format!("{err:#}"));
             ExitCode::from(2)
         }
     }
@@ -32,6 +33,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn try_main() -> anyhow::Result<ExitCode> {
     let args = cli::Args::parse();
+    log::init(args.log_format == cli::LogFormat::Json);
     match args.command {
         cli::Command::Classify(a) => cmd_classify::run(a),
         cli::Command::Rules(a) => cmd_rules::run(a),

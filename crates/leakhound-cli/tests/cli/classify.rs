@@ -255,3 +255,21 @@ fn a_closed_pipe_is_not_an_error() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).is_empty());
 }
+
+#[test]
+fn log_format_json_writes_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.txt");
+    let out = leakhound()
+        .args(["classify", "--log-format", "json"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().next().expect("a diagnostic");
+    let v: serde_json::Value = serde_json::from_str(line).expect("JSON diagnostic");
+    assert_eq!(v["level"], "error");
+    assert!(v["message"].as_str().unwrap().contains("missing.txt"));
+    assert!(v["ts"].as_f64().unwrap() > 1.6e9);
+}
