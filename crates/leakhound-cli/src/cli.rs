@@ -186,6 +186,14 @@ pub struct ScanArgs {
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassifyFormat {
+    Human,
+    Json,
+    Jsonl,
+    Sarif,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Human,
     Json,
@@ -198,7 +206,7 @@ pub struct ClassifyArgs {
     pub paths: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
-    pub format: Format,
+    pub format: ClassifyFormat,
     /// Exit 1 when a match of this category (secret, chat, pii, ops) or at least this
     /// severity (info, low, medium, high, critical) is found. Repeatable.
     #[arg(long = "fail-on", value_name = "CATEGORY|SEVERITY")]

@@ -1,6 +1,6 @@
 //! `leakhound classify`: walks paths or stdin, renders matches, and sets the exit code.
 
-use crate::cli::{ClassifyArgs, Format};
+use crate::cli::{ClassifyArgs, ClassifyFormat as Format};
 use crate::output::{classifier, JsonMatch};
 use anyhow::bail;
 use leakhound_classify::files::{scan_sources, Event, FileMatch, Source};
@@ -119,6 +119,24 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
             out.write_all(b"\n")?;
         }
         Format::Human => render_human(&mut out, &kept, &stats)?,
+        Format::Sarif => {
+            let results: Vec<leakhound_report::FileResult> = kept
+                .iter()
+                .map(|m| leakhound_report::FileResult {
+                    rule: &m.m.rule,
+                    kind: &m.m.kind,
+                    category: m.m.category.as_str(),
+                    severity: m.m.severity,
+                    path: &m.path,
+                    line: m.line,
+                    column: m.column,
+                    fingerprint: &m.m.fingerprint,
+                    evidence: &m.m.evidence,
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &leakhound_report::sarif_for_files(&results))?;
+            out.write_all(b"\n")?;
+        }
     }
     out.flush()?;
     let code = if stats.errors > 0 {

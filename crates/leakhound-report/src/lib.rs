@@ -151,24 +151,103 @@ fn render_markdown(out: &mut dyn Write, report: &ScanReport) -> io::Result<()> {
     Ok(())
 }
 
-/// SARIF 2.1.0 for GitHub code scanning: one rule per leakhound rule (help text carries the
-/// remediation), one result per finding with a logical location
-/// `host:port/database/table/column` and the stable id as a partial fingerprint.
-pub fn sarif(report: &ScanReport) -> serde_json::Value {
-    use serde_json::json;
-    let level = |s: Severity| match s {
+/// The SARIF level of a severity.
+pub fn sarif_level(s: Severity) -> &'static str {
+    match s {
         Severity::Critical | Severity::High => "error",
         Severity::Medium => "warning",
         Severity::Low | Severity::Info => "note",
-    };
-    // GitHub orders and filters security results by this property.
-    let security_severity = |s: Severity| match s {
+    }
+}
+
+/// GitHub's `security-severity` (it orders and filters security results by it).
+pub fn sarif_security_severity(s: Severity) -> &'static str {
+    match s {
         Severity::Critical => "9.5",
         Severity::High => "8.0",
         Severity::Medium => "5.5",
         Severity::Low => "3.0",
         Severity::Info => "0.0",
-    };
+    }
+}
+
+/// One classifier match in a file, as SARIF needs it.
+pub struct FileResult<'a> {
+    /// Rule id.
+    pub rule: &'a str,
+    /// Match type (e.g. `openai.project-key`).
+    pub kind: &'a str,
+    /// Category name.
+    pub category: &'a str,
+    /// Severity.
+    pub severity: Severity,
+    /// Path as walked (`-` for stdin).
+    pub path: &'a str,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based byte column.
+    pub column: u64,
+    /// SHA-256 of the value.
+    pub fingerprint: &'a str,
+    /// Redacted evidence.
+    pub evidence: &'a str,
+}
+
+/// SARIF 2.1.0 for `leakhound classify`: results carry an artifact location (path, line,
+/// column) and the value's fingerprint as the partial fingerprint.
+pub fn sarif_for_files(results: &[FileResult<'_>]) -> serde_json::Value {
+    use serde_json::json;
+    let mut rule_ids: Vec<&str> = Vec::new();
+    let mut rules = Vec::new();
+    for r in results {
+        if rule_ids.contains(&r.rule) {
+            continue;
+        }
+        rule_ids.push(r.rule);
+        rules.push(json!({
+            "id": r.rule,
+            "name": r.rule.replace(['.', '-'], "_"),
+            "shortDescription": {"text": r.kind},
+            "help": {"text": format!("{} found in a file ({}). If it is a credential, rotate it and remove it from the file and its history.", r.kind, r.category)},
+            "defaultConfiguration": {"level": sarif_level(r.severity)},
+            "properties": {"tags": ["security", r.category], "security-severity": sarif_security_severity(r.severity)},
+        }));
+    }
+    let out: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            json!({
+                "ruleId": r.rule,
+                "ruleIndex": rule_ids.iter().position(|x| *x == r.rule).unwrap_or(0),
+                "level": sarif_level(r.severity),
+                "message": {"text": format!("{} ({}): {}", r.kind, r.category, r.evidence)},
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": r.path.trim_start_matches("./")},
+                        "region": {"startLine": r.line.max(1), "startColumn": r.column.max(1)},
+                    },
+                }],
+                "partialFingerprints": {"leakhoundValueSha256/v1": r.fingerprint},
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "leakhound", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "results": out,
+        }],
+    })
+}
+
+/// SARIF 2.1.0 for GitHub code scanning: one rule per leakhound rule (help text carries the
+/// remediation), one result per finding with a logical location
+/// `host:port/database/table/column` and the stable id as a partial fingerprint.
+pub fn sarif(report: &ScanReport) -> serde_json::Value {
+    use serde_json::json;
+    let level = sarif_level;
+    let security_severity = sarif_security_severity;
     let mut rule_ids: Vec<&str> = Vec::new();
     let mut rules = Vec::new();
     for f in &report.findings {

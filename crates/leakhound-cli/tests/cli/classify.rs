@@ -273,3 +273,37 @@ fn log_format_json_writes_one_object_per_line() {
     assert!(v["message"].as_str().unwrap().contains("missing.txt"));
     assert!(v["ts"].as_f64().unwrap() > 1.6e9);
 }
+
+#[test]
+fn classify_sarif_has_artifact_locations_and_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.env"),
+        format!("A=1\nOPENAI_API_KEY={OPENAI_KEY}\n"),
+    )
+    .unwrap();
+    let out = leakhound()
+        .args(["classify", "--format", "sarif"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../data/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let r = &sarif["runs"][0]["results"][0];
+    assert_eq!(r["ruleId"], "lh.openai.project-key");
+    let loc = &r["locations"][0]["physicalLocation"];
+    assert!(loc["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap()
+        .ends_with("app.env"));
+    assert_eq!(loc["region"]["startLine"], 2);
+    assert_eq!(loc["region"]["startColumn"], 16);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(OPENAI_KEY));
+}
