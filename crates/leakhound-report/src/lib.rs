@@ -302,7 +302,14 @@ pub fn sarif(report: &ScanReport) -> serde_json::Value {
                     "{} on {}: {} matches, {} distinct.{}",
                     f.title, f.endpoint, f.count, f.distinct, evidence
                 )},
+                // GitHub code scanning shows results that have a physical location; a
+                // service has no file, so the endpoint path stands in as a relative URI,
+                // and the logical location says what it really is.
                 "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": format!("endpoints/{}", path.replace(':', "_"))},
+                        "region": {"startLine": 1},
+                    },
                     "logicalLocations": [{
                         "fullyQualifiedName": path,
                         "kind": "resource",
