@@ -288,14 +288,7 @@ fn classify_sarif_has_artifact_locations_and_validates() {
         .output()
         .unwrap();
     let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../data/sarif-schema-2.1.0.json")).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&sarif)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    super::assert_valid_sarif(&sarif);
     let r = &sarif["runs"][0]["results"][0];
     assert_eq!(r["ruleId"], "lh.openai.project-key");
     let loc = &r["locations"][0]["physicalLocation"];

@@ -1,23 +1,9 @@
 //! `leakhound scan` against real ClickHouse 18.16 servers (open, password, restricted,
 //! non-standard ports) and a fake `Ok.` HTTP server.
 
-use super::servers::{endpoint, findings, scan_json, server};
+use super::servers::{clickhouse_seed, endpoint, findings, scan_json, server};
 
 const OPENAI_KEY: &str = super::OPENAI_KEY;
-
-fn seed_query(addr: &str, port: u16, sql: &str) -> String {
-    let url = format!("http://{addr}:{port}/?user=seed&password=lh-seed-9cQx");
-    let out = std::process::Command::new("curl")
-        .args(["-fsS", &url, "--data-binary", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn services_and_access_states() {
@@ -179,8 +165,8 @@ fn the_server_log_shows_only_bounded_reads() {
     scan_json(&[&open, "-p", "8123", "--sample-rows", "2"]);
     // Native-only: enumeration over the native protocol (client name `leakhound`).
     scan_json(&[&open, "-p", "9000", "--sample-rows", "2"]);
-    seed_query(&open, 8123, "SYSTEM FLUSH LOGS");
-    let log = seed_query(
+    clickhouse_seed(&open, 8123, "SYSTEM FLUSH LOGS");
+    let log = clickhouse_seed(
         &open,
         8123,
         "SELECT type, written_rows, read_rows, result_rows, replaceAll(query, '\\n', ' ') FROM system.query_log \

@@ -1,7 +1,7 @@
 //! The findings store: scans recorded as they run, listed, and re-rendered as reports;
 //! private files; no full secret in the database.
 
-use super::servers::{scan_json, server};
+use super::servers::{clickhouse_seed, scan_json, server};
 use std::os::unix::fs::PermissionsExt;
 
 #[test]
@@ -103,19 +103,6 @@ fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn seed(addr: &str, port: u16, sql: &str) {
-    let url = format!("http://{addr}:{port}/?user=seed&password=lh-seed-9cQx");
-    let out = std::process::Command::new("curl")
-        .args(["-fsS", &url, "--data-binary", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn diff_reports_new_and_resolved_exposures() {
     let Some(odd) = server("LH_CH_ODD") else {
@@ -139,15 +126,15 @@ fn diff_reports_new_and_resolved_exposures() {
             .output()
             .unwrap()
     };
-    seed(&odd, 18123, "CREATE DATABASE IF NOT EXISTS difftest");
-    seed(&odd, 18123, "DROP TABLE IF EXISTS difftest.contacts");
-    seed(
+    clickhouse_seed(&odd, 18123, "CREATE DATABASE IF NOT EXISTS difftest");
+    clickhouse_seed(&odd, 18123, "DROP TABLE IF EXISTS difftest.contacts");
+    clickhouse_seed(
         &odd,
         18123,
         "CREATE TABLE difftest.contacts (email String) ENGINE = TinyLog",
     );
     scan();
-    seed(
+    clickhouse_seed(
         &odd,
         18123,
         "INSERT INTO difftest.contacts VALUES ('new.person@corp-mail.net')",
@@ -164,7 +151,7 @@ fn diff_reports_new_and_resolved_exposures() {
         |f: &serde_json::Value| f["rule"] == "lh.pii.email" && f["location"]["table"] == "contacts";
     assert!(d["new"].as_array().unwrap().iter().any(is_contact), "{d:#}");
     assert!(d["resolved"].as_array().unwrap().is_empty());
-    seed(&odd, 18123, "DROP TABLE difftest.contacts");
+    clickhouse_seed(&odd, 18123, "DROP TABLE difftest.contacts");
     scan();
     let out = diff("high");
     assert_eq!(out.status.code(), Some(0), "nothing new");
@@ -362,15 +349,7 @@ fn sarif_validates_against_the_official_schema() {
         .success();
     let sarif: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&sarif_path).unwrap()).unwrap();
-    // The official SARIF 2.1.0 schema (OASIS, as published by SchemaStore), kept in test data.
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../data/sarif-schema-2.1.0.json")).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&sarif)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    super::assert_valid_sarif(&sarif);
 
     let run = &sarif["runs"][0];
     let results = run["results"].as_array().unwrap();

@@ -59,3 +59,19 @@ pub fn findings<'a>(
         .filter(|f| f["endpoint"] == ep.as_str() && f["rule"] == rule)
         .collect()
 }
+
+/// Runs `sql` on a test ClickHouse as the `seed` user (which leakhound is never given):
+/// tests use it to plant data and to read `system.query_log`.
+pub fn clickhouse_seed(addr: &str, port: u16, sql: &str) -> String {
+    let url = format!("http://{addr}:{port}/?user=seed&password=lh-seed-9cQx");
+    let out = std::process::Command::new("curl")
+        .args(["-fsS", &url, "--data-binary", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
