@@ -170,6 +170,13 @@ pub struct ScanArgs {
     /// Do not record this scan in the store.
     #[arg(long)]
     pub no_store: bool,
+    /// Seed of the random (address × port) order (default: random). Same seed, same order.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Scan only part K of N of the space (`--shard 2/4`); the N shards together cover it
+    /// exactly once.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
     /// No progress bar (it is only ever shown on a terminal).
     #[arg(short = 'q', long)]
     pub quiet: bool,

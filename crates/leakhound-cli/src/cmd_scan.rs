@@ -71,6 +71,16 @@ fn config(args: &ScanArgs) -> anyhow::Result<ScanConfig> {
         ..ScanConfig::default()
     };
     cfg.discovery_only = args.discovery_only;
+    cfg.seed = args.seed.unwrap_or_else(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        t ^ u64::from(std::process::id()).rotate_left(32)
+    });
+    if let Some(shard) = &args.shard {
+        cfg.shard = shard.parse()?;
+    }
     cfg.probe.pg_users = args.pg_users.clone();
     cfg.probe.default_creds = args.default_creds;
     cfg.probe.sample_rows = args.sample_rows;
@@ -152,7 +162,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let mut open_ports: Vec<std::net::SocketAddr> = Vec::new();
     // A progress bar on a terminal only, and never with --quiet.
     let bar = (!args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
-        let total = leakhound_targets::estimate_endpoints(&cfg.targets, &cfg.ports);
+        let total = leakhound_targets::estimate_endpoints(&cfg.targets, &cfg.ports)
+            / u128::from(cfg.shard.count);
         let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(u64::MAX));
         bar.set_style(
             indicatif::ProgressStyle::with_template(

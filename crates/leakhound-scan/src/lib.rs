@@ -11,7 +11,8 @@ pub mod discover;
 use leakhound_classify::Classifier;
 use leakhound_model::{Access, Category, Location, Service, Severity};
 use leakhound_probes::{Probe, ProbeConfig, ProbeReport, Sample};
-use leakhound_targets::{expand, Endpoint, Excludes, PortSet, SystemResolver, TargetSpec};
+use leakhound_targets::permute::{permuted, Shard};
+use leakhound_targets::{Endpoint, Excludes, PortSet, SystemResolver, TargetSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -51,6 +52,10 @@ pub struct ScanConfig {
     pub skip: std::collections::HashSet<String>,
     /// Live counters for a progress display; the engine only increments them.
     pub progress: Arc<Progress>,
+    /// Seed of the random (address × port) order.
+    pub seed: u64,
+    /// The part of the space this process scans.
+    pub shard: Shard,
 }
 
 /// Counters a progress display can read while the scan runs.
@@ -86,6 +91,8 @@ impl Default for ScanConfig {
             discovery_only: false,
             skip: Default::default(),
             progress: Arc::default(),
+            seed: 0,
+            shard: Shard { index: 0, count: 1 },
         }
     }
 }
@@ -436,15 +443,21 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
 
     let resolver = SystemResolver;
-    for item in expand(cfg.targets.clone(), &cfg.ports, &cfg.excludes, &resolver) {
-        let ep = match item {
-            Ok(ep) => ep,
-            Err(e) => {
-                stats.lock().unwrap().target_errors += 1;
-                let _ = events.send(Event::TargetError(e.to_string())).await;
-                continue;
-            }
-        };
+    // (address × port) in a seeded random order, restricted to this shard: load spreads
+    // across networks and hosts instead of hammering one at a time.
+    let (target_errors, endpoints) = permuted(
+        &cfg.targets,
+        &cfg.ports,
+        &cfg.excludes,
+        &resolver,
+        cfg.seed,
+        cfg.shard,
+    );
+    for e in target_errors {
+        stats.lock().unwrap().target_errors += 1;
+        let _ = events.send(Event::TargetError(e.to_string())).await;
+    }
+    for ep in endpoints {
         if !cfg.skip.is_empty() && cfg.skip.contains(&ep.socket().to_string()) {
             stats.lock().unwrap().skipped += 1;
             Progress::bump(&cfg.progress.attempted);

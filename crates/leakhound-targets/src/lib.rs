@@ -5,6 +5,8 @@
 //! it costs no memory. Exclusions are merged intervals that the counter jumps over.
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+pub mod permute;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::ops::RangeInclusive;
 use std::str::FromStr;

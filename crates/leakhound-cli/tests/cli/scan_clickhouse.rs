@@ -260,3 +260,47 @@ fn native_port_enumerates_only_when_http_is_not_open() {
         1
     );
 }
+
+#[test]
+fn shards_split_discovery_exactly() {
+    if server("LH_CH_OPEN").is_none() {
+        return;
+    }
+    let found = |extra: &[&str]| {
+        let out = super::leakhound()
+            .args([
+                "scan",
+                "127.0.42.0/28",
+                "-p",
+                "8123,9000,6379,5432",
+                "--discovery-only",
+                "--seed",
+                "11",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let whole = found(&[]);
+    assert!(whole.len() >= 10, "{whole:?}");
+    let mut parts: Vec<String> = Vec::new();
+    for k in 1..=3 {
+        parts.extend(found(&["--shard", &format!("{k}/3")]));
+    }
+    parts.sort();
+    let mut expected = whole.clone();
+    expected.sort();
+    assert_eq!(
+        parts, expected,
+        "the shards are disjoint and cover the space"
+    );
+    super::leakhound()
+        .args(["scan", "127.0.42.0/28", "--shard", "4/3"])
+        .assert()
+        .code(2);
+}
