@@ -332,21 +332,28 @@ fn a_killed_scan_resumes_without_probing_finished_endpoints() {
     assert!(listing.contains("finished"), "{listing}");
 }
 
+/// Scans ClickHouse on `open` (HTTP and native) into a fresh store and renders the stored
+/// scan as `format` into a file; the directory lives as long as the returned guard.
+fn scan_and_report(open: &str, format: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("leakhound.db");
+    let db_arg = db.to_str().unwrap();
+    scan_json(&[open, "-p", "8123,9000", "--db", db_arg]);
+    let out = dir.path().join(format!("report.{format}"));
+    super::leakhound()
+        .args(["report", "--db", db_arg, "--format", format, "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    (dir, out)
+}
+
 #[test]
 fn sarif_validates_against_the_official_schema() {
     let Some(open) = server("LH_CH_OPEN") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("leakhound.db");
-    let db_arg = db.to_str().unwrap();
-    scan_json(&[&open, "-p", "8123,9000", "--db", db_arg]);
-    let sarif_path = dir.path().join("leakhound.sarif");
-    super::leakhound()
-        .args(["report", "--db", db_arg, "--format", "sarif", "-o"])
-        .arg(&sarif_path)
-        .assert()
-        .success();
+    let (_dir, sarif_path) = scan_and_report(&open, "sarif");
     let sarif: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&sarif_path).unwrap()).unwrap();
     super::assert_valid_sarif(&sarif);
@@ -403,16 +410,7 @@ fn the_html_report_renders_in_headless_chromium() {
         );
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("leakhound.db");
-    let db_arg = db.to_str().unwrap();
-    scan_json(&[&open, "-p", "8123,9000", "--db", db_arg]);
-    let html = dir.path().join("report.html");
-    super::leakhound()
-        .args(["report", "--db", db_arg, "--format", "html", "-o"])
-        .arg(&html)
-        .assert()
-        .success();
+    let (dir, html) = scan_and_report(&open, "html");
     let text = std::fs::read_to_string(&html).unwrap();
     // Self-contained: nothing to fetch, and no full secret.
     for external in ["src=", "href=", "@import", "url("] {
