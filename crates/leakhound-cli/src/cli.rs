@@ -177,6 +177,9 @@ pub struct ScanArgs {
     /// exactly once.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Connection attempts per second across the scan (default: as fast as concurrency allows).
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// No progress bar (it is only ever shown on a terminal).
     #[arg(short = 'q', long)]
     pub quiet: bool,

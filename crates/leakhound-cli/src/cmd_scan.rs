@@ -78,6 +78,10 @@ fn config(args: &ScanArgs) -> anyhow::Result<ScanConfig> {
             .unwrap_or(0);
         t ^ u64::from(std::process::id()).rotate_left(32)
     });
+    if args.rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+        bail!("--rate must be a positive number of attempts per second");
+    }
+    cfg.rate = args.rate;
     if let Some(shard) = &args.shard {
         cfg.shard = shard.parse()?;
     }

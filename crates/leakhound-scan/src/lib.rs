@@ -56,6 +56,9 @@ pub struct ScanConfig {
     pub seed: u64,
     /// The part of the space this process scans.
     pub shard: Shard,
+    /// Connection attempts per second across the whole scan (None: as fast as the
+    /// concurrency allows).
+    pub rate: Option<f64>,
 }
 
 /// Counters a progress display can read while the scan runs.
@@ -93,6 +96,7 @@ impl Default for ScanConfig {
             progress: Arc::default(),
             seed: 0,
             shard: Shard { index: 0, count: 1 },
+            rate: None,
         }
     }
 }
@@ -417,6 +421,29 @@ fn build_result(
     )
 }
 
+/// Spaces connection attempts to a global rate: attempt k is not started before
+/// `start + k / rate`. Falling behind (a slow network) is not made up with a burst.
+struct Pacer {
+    interval: Option<tokio::time::Interval>,
+}
+
+impl Pacer {
+    fn new(rate: Option<f64>) -> Pacer {
+        let interval = rate.filter(|r| *r > 0.0).map(|r| {
+            let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / r));
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        Pacer { interval }
+    }
+
+    async fn wait(&mut self) {
+        if let Some(i) = &mut self.interval {
+            i.tick().await;
+        }
+    }
+}
+
 /// Runs a whole scan, sending events as endpoints finish; returns the totals. The
 /// classifier may be `None` only with `discovery_only` (building it costs more than a
 /// small discovery run).
@@ -457,12 +484,15 @@ pub async fn run(
         stats.lock().unwrap().target_errors += 1;
         let _ = events.send(Event::TargetError(e.to_string())).await;
     }
+    let mut pace = Pacer::new(cfg.rate);
     for ep in endpoints {
         if !cfg.skip.is_empty() && cfg.skip.contains(&ep.socket().to_string()) {
             stats.lock().unwrap().skipped += 1;
             Progress::bump(&cfg.progress.attempted);
             continue;
         }
+        // One attempt per tick of the global rate; waiting here also keeps expansion lazy.
+        pace.wait().await;
         // Waiting here is the back-pressure that keeps target expansion lazy.
         let permit = connect_slots
             .clone()
@@ -588,6 +618,24 @@ mod tests {
         }
         let published = std::fs::read_to_string(path).unwrap_or_default();
         assert_eq!(published, current, "docs/scan-report.schema.json is stale");
+    }
+
+    /// Paused tokio time: the pacer is checked against the clock it controls, not the wall.
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_spaces_attempts_to_the_rate() {
+        let start = tokio::time::Instant::now();
+        let mut p = Pacer::new(Some(100.0));
+        for _ in 0..101 {
+            p.wait().await;
+        }
+        // The first tick is immediate; 100 more at 10 ms each.
+        assert_eq!(start.elapsed(), Duration::from_millis(1000));
+        let start = tokio::time::Instant::now();
+        let mut unlimited = Pacer::new(None);
+        for _ in 0..1000 {
+            unlimited.wait().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 
     #[test]
