@@ -399,7 +399,9 @@ impl Resolver for SystemResolver {
     }
 }
 
-/// Lazily expands targets × ports into endpoints, skipping exclusions. Resolution errors
+/// Lazily expands targets × ports into endpoints in address order, skipping exclusions.
+/// The scan walks [`permute::permuted`] instead; this ordered form is the reference the
+/// permutation is tested against. Resolution errors
 /// are yielded in place so that the caller can count them and go on.
 pub fn expand<'a, R: Resolver>(
     specs: impl IntoIterator<Item = TargetSpec> + 'a,

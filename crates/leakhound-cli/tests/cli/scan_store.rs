@@ -183,24 +183,19 @@ fn a_baseline_accepts_known_findings_for_ci_gating() {
         std::fs::metadata(&baseline).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    // A gated scan against the baseline.
+    let gated = |fail_on: &str| {
+        super::leakhound()
+            .args([
+                "scan", &open, "-p", "8123", "--db", db_arg, "--format", "json",
+            ])
+            .args(["--fail-on", fail_on, "--baseline"])
+            .arg(&baseline)
+            .output()
+            .unwrap()
+    };
     // Everything accepted: nothing shown, the gate passes.
-    let out = super::leakhound()
-        .args([
-            "scan",
-            &open,
-            "-p",
-            "8123",
-            "--db",
-            db_arg,
-            "--format",
-            "json",
-            "--fail-on",
-            "info",
-            "--baseline",
-        ])
-        .arg(&baseline)
-        .output()
-        .unwrap();
+    let out = gated("info");
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -217,23 +212,7 @@ fn a_baseline_accepts_known_findings_for_ci_gating() {
         .unwrap()
         .retain(|f| f["rule"] != "lh.openai.project-key");
     std::fs::write(&baseline, b.to_string()).unwrap();
-    let out = super::leakhound()
-        .args([
-            "scan",
-            &open,
-            "-p",
-            "8123",
-            "--db",
-            db_arg,
-            "--format",
-            "json",
-            "--fail-on",
-            "critical",
-            "--baseline",
-        ])
-        .arg(&baseline)
-        .output()
-        .unwrap();
+    let out = gated("critical");
     assert_eq!(out.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let shown: Vec<&str> = doc["findings"]
