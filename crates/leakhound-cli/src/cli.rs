@@ -180,6 +180,16 @@ pub struct ScanArgs {
     /// Connection attempts per second across the scan (default: as fast as concurrency allows).
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Connection attempts per second to any one host.
+    #[arg(long)]
+    pub per_host_rate: Option<f64>,
+    /// A host with more open ports than this is flagged as accepting every port (SYN
+    /// proxy, tarpit, honeypot) and its further ports are not probed; 0 turns this off.
+    #[arg(long, default_value_t = 100)]
+    pub port_threshold: usize,
+    /// Timeout of each read in milliseconds; a whole message must arrive within three.
+    #[arg(long, default_value_t = 5000)]
+    pub read_timeout: u64,
     /// No progress bar (it is only ever shown on a terminal).
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -82,6 +82,16 @@ fn config(args: &ScanArgs) -> anyhow::Result<ScanConfig> {
         bail!("--rate must be a positive number of attempts per second");
     }
     cfg.rate = args.rate;
+    if args.per_host_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+        bail!("--per-host-rate must be a positive number of attempts per second");
+    }
+    cfg.per_host_rate = args.per_host_rate;
+    cfg.port_threshold = args.port_threshold;
+    if args.read_timeout == 0 {
+        bail!("--read-timeout must be at least 1 ms");
+    }
+    cfg.probe.limits.io = Duration::from_millis(args.read_timeout);
+    cfg.probe.limits.message = cfg.probe.limits.io * 3;
     if let Some(shard) = &args.shard {
         cfg.shard = shard.parse()?;
     }

@@ -337,21 +337,8 @@ impl ClickhouseHttp {
         let mut s = Session::new(ep, cfg, self.tls);
         // `/` answers `Ok.` even with a password set, and other software answers the same:
         // it is a hint, never the proof.
-        let root = match s.get("/", 4096).await {
-            Ok(r) => r,
-            // Every service leakhound knows answers a plain GET at once (HTTP servers, and
-            // Redis, PostgreSQL and ClickHouse's native port with an error). Silence means a
-            // tarpit or a stalled service: say so, and spare it the remaining probes.
-            Err(NetError::Timeout) if !self.tls => {
-                let mut rep = ProbeReport::new(Service::Unknown, Access::Unresponsive);
-                rep.notes.push(format!(
-                    "accepted the connection but answered nothing to an HTTP GET within {:?}",
-                    cfg.limits.io
-                ));
-                return Some(rep);
-            }
-            Err(_) => return None,
-        };
+        // Silence here is judged by the scan engine from the contact log (net.rs).
+        let root = s.get("/", 4096).await.ok()?;
         let root_ok = root.status == 200 && root.body.trim_ascii() == b"Ok.";
         let ch_headers = root.has_header_prefix("x-clickhouse-");
         let version = s.query("SELECT version()", 1, 4096).await;

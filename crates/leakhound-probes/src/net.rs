@@ -3,6 +3,7 @@
 //! Probes never touch a raw socket; they go through [`Conn`], so a tarpit, a slow
 //! drip or an endless stream ends at the deadline or the cap, never later.
 
+use leakhound_model::Service;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -82,6 +83,184 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
         .clone()
 }
 
+/// What every connection to the endpoint being probed saw, whichever probe made it. When no
+/// probe recognises an endpoint, this is what tells a tarpit from a slow drip, a reset from
+/// a protocol-shaped frame that breaks its own rules.
+#[derive(Debug, Default, Clone)]
+pub struct ContactLog {
+    /// Connections made.
+    pub connections: u32,
+    /// Bytes received on all of them.
+    pub bytes: u64,
+    /// The first bytes the endpoint ever sent (at most 32).
+    pub first: Vec<u8>,
+    /// Reads (or TLS handshakes) that timed out before the connection sent a byte.
+    pub silent: u32,
+    /// Reads that timed out after the connection had sent something (a stall or a drip).
+    pub stalls: u32,
+    /// Connections reset or closed after sending part of a message.
+    pub cut: u32,
+    /// Connections reset or closed before sending anything.
+    pub closed_silent: u32,
+    /// The probe now talking (set by the scan engine).
+    pub probe: Option<leakhound_model::Service>,
+    /// Messages a probe's parser rejected or found over its cap, with the probe and the
+    /// parser's words (the first few only).
+    pub rejected: Vec<(leakhound_model::Service, String)>,
+}
+
+tokio::task_local! {
+    static CONTACT: Arc<std::sync::Mutex<ContactLog>>;
+}
+
+/// Runs `fut` with a fresh contact log that every [`Conn`] it opens writes to, and returns
+/// the log's handle alongside (readable even when `fut` is cancelled by a budget).
+pub fn with_contact_log<F: std::future::Future>(
+    fut: F,
+) -> (
+    Arc<std::sync::Mutex<ContactLog>>,
+    impl std::future::Future<Output = F::Output>,
+) {
+    let log: Arc<std::sync::Mutex<ContactLog>> = Arc::default();
+    (log.clone(), CONTACT.scope(log, fut))
+}
+
+/// Tells the contact log which probe makes the connections that follow.
+pub fn set_contact_probe(service: leakhound_model::Service) {
+    note(|c| c.probe = Some(service));
+}
+
+/// Records that the current probe found a frame it could not accept (for what the
+/// framing layer cannot see: a valid frame holding an impossible value).
+pub fn note_rejection(why: impl Into<String>) {
+    let why = why.into();
+    note(|c| c.reject(why));
+}
+
+/// A copy of the current task's contact log (empty outside [`with_contact_log`]).
+pub fn current_contact_log() -> ContactLog {
+    CONTACT
+        .try_with(|c| c.lock().map(|l| l.clone()).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+fn note(f: impl FnOnce(&mut ContactLog)) {
+    let _ = CONTACT.try_with(|c| {
+        if let Ok(mut c) = c.lock() {
+            f(&mut c)
+        }
+    });
+}
+
+impl ContactLog {
+    fn reject(&mut self, why: String) {
+        if let Some(p) = self.probe {
+            if self.rejected.len() < 8 {
+                self.rejected.push((p, why));
+            }
+        }
+    }
+
+    /// The honest state of an endpoint no probe recognised, and why.
+    pub fn verdict(&self, limits: &Limits) -> (crate::Access, String) {
+        use crate::Access;
+        if self.bytes == 0 {
+            if self.silent > 0 {
+                return (
+                    Access::Unresponsive,
+                    format!(
+                        "accepted {} connection(s) but sent nothing within {:?}",
+                        self.connections, limits.io
+                    ),
+                );
+            }
+            return (
+                Access::Unknown,
+                format!(
+                    "accepted {} connection(s) and closed them without sending a byte",
+                    self.connections
+                ),
+            );
+        }
+        if self.stalls > 0 {
+            return (
+                Access::Unresponsive,
+                format!(
+                    "started answering ({} bytes in all) and then stalled: a slow drip or a hung service (each message must arrive within {:?})",
+                    self.bytes, limits.message
+                ),
+            );
+        }
+        // Malformed only when the parser that rejected the bytes belongs to the protocol
+        // they look like: every other probe rejects them too, and proves nothing.
+        if let Some((proto, family)) = protocol_like(&self.first) {
+            if let Some((_, why)) = self.rejected.iter().find(|(s, _)| family.contains(s)) {
+                return (
+                    Access::Malformed,
+                    format!(
+                        "answered like {proto} but broke its framing: {why} (first bytes {})",
+                        escape(&self.first)
+                    ),
+                );
+            }
+        }
+        if self.cut > 0 {
+            return (
+                Access::Unknown,
+                format!(
+                    "reset or closed the connection in the middle of a response ({} bytes received; first bytes {})",
+                    self.bytes,
+                    escape(&self.first)
+                ),
+            );
+        }
+        (
+            Access::Unknown,
+            format!(
+                "answered, but no probe recognised the service (first bytes {})",
+                escape(&self.first)
+            ),
+        )
+    }
+}
+
+/// The protocol a reply's first bytes claim to be, judged only by signatures a text banner
+/// cannot produce by accident, so an unknown text service is never called malformed.
+fn protocol_like(b: &[u8]) -> Option<(&'static str, &'static [Service])> {
+    match b {
+        [b'H', b'T', b'T', b'P', b'/', ..] => {
+            Some(("HTTP", &[Service::ClickhouseHttp, Service::Http]))
+        }
+        [b'$' | b'*' | b'%' | b'~', c, ..] if c.is_ascii_digit() || *c == b'-' => {
+            Some(("Redis RESP", &[Service::Redis]))
+        }
+        // PostgreSQL answers a startup with `R` (authentication) or `E` (error) and an
+        // int32 length whose high byte is 0 for any sane message: a text reply (`ERROR`,
+        // `RFB 003.008`) has printable bytes there.
+        [b'R' | b'E', hi, ..] if !hi.is_ascii_graphic() && !hi.is_ascii_whitespace() => {
+            Some(("PostgreSQL", &[Service::Postgres]))
+        }
+        // ClickHouse native: packet type 0 (Hello) or 2 (Exception), then a varint.
+        [0 | 2, ..] => Some(("ClickHouse native", &[Service::ClickhouseNative])),
+        _ => None,
+    }
+}
+
+/// Bytes as printable ASCII with escapes, for notes.
+pub fn escape(b: &[u8]) -> String {
+    let mut s = String::from("`");
+    for &c in b {
+        match c {
+            b' '..=b'~' if c != b'`' => s.push(c as char),
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('`');
+    s
+}
+
 /// Time and size limits for one endpoint.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -89,6 +268,9 @@ pub struct Limits {
     pub connect: Duration,
     /// Any single read or write.
     pub io: Duration,
+    /// One whole message (a response head, a protocol frame, a body): a slow drip that
+    /// keeps each read under `io` still ends here.
+    pub message: Duration,
     /// Largest single response (HTTP body, protocol message) accepted.
     pub max_response: usize,
     /// Largest header block (HTTP headers, a protocol message header).
@@ -100,6 +282,7 @@ impl Default for Limits {
         Limits {
             connect: Duration::from_secs(3),
             io: Duration::from_secs(5),
+            message: Duration::from_secs(15),
             max_response: 4 << 20,
             max_header: 64 << 10,
         }
@@ -155,6 +338,7 @@ impl Conn {
         let tcp = timeout_at(deadline, TcpStream::connect(addr))
             .await
             .map_err(|_| NetError::Timeout)??;
+        note(|c| c.connections += 1);
         let _ = tcp.set_nodelay(true);
         let stream: Box<dyn Stream> = match tls {
             None => Box::new(tcp),
@@ -165,7 +349,11 @@ impl Conn {
                 let deadline = Instant::now() + limits.connect + limits.io;
                 let tls = timeout_at(deadline, connector.connect(server_name, tcp))
                     .await
-                    .map_err(|_| NetError::Timeout)?
+                    .map_err(|_| {
+                        // A handshake that never completes is a stall before any payload.
+                        note(|c| c.silent += 1);
+                        NetError::Timeout
+                    })?
                     .map_err(|e| NetError::Malformed(format!("TLS handshake: {e}")))?;
                 Box::new(tls)
             }
@@ -203,27 +391,47 @@ impl Conn {
         Ok(())
     }
 
-    /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
-    async fn fill(&mut self) -> Result<usize, NetError> {
+    /// Reads more bytes into the buffer before `deadline` (and within the io timeout);
+    /// `Ok(0)` at end of stream.
+    async fn fill(&mut self, deadline: Instant) -> Result<usize, NetError> {
         if self.read_total >= self.read_cap {
             return Err(NetError::TooLarge(self.read_cap));
         }
         let want = (self.read_cap - self.read_total).min(64 << 10);
         let old = self.buf.len();
         self.buf.resize(old + want, 0);
-        let deadline = Instant::now() + self.limits.io;
+        let deadline = deadline.min(Instant::now() + self.limits.io);
         let r = timeout_at(deadline, self.stream.read(&mut self.buf[old..])).await;
         let n = match r {
             Err(_) => {
                 self.buf.truncate(old);
+                let spoke = self.read_total > 0;
+                note(|c| if spoke { c.stalls += 1 } else { c.silent += 1 });
                 return Err(NetError::Timeout);
             }
             Ok(Err(e)) => {
                 self.buf.truncate(old);
+                let spoke = self.read_total > 0;
+                note(|c| {
+                    if spoke {
+                        c.cut += 1
+                    } else {
+                        c.closed_silent += 1
+                    }
+                });
                 return Err(e.into());
             }
             Ok(Ok(n)) => n,
         };
+        if n > 0 {
+            let fresh = &self.buf[old..old + n];
+            note(|c| {
+                c.bytes += n as u64;
+                if c.first.is_empty() {
+                    c.first = fresh[..n.min(32)].to_vec();
+                }
+            });
+        }
         self.buf.truncate(old + n);
         self.read_total += n;
         Ok(n)
@@ -237,12 +445,38 @@ impl Conn {
     where
         F: FnMut(&[u8]) -> Result<Option<usize>, NetError>,
     {
+        let deadline = Instant::now() + self.limits.message;
         loop {
-            if let Some(n) = parse(&self.buf)? {
-                let rest = self.buf.split_off(n);
-                return Ok(std::mem::replace(&mut self.buf, rest));
+            match parse(&self.buf) {
+                Ok(Some(n)) => {
+                    let rest = self.buf.split_off(n);
+                    return Ok(std::mem::replace(&mut self.buf, rest));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let why = e.to_string();
+                    note(|c| c.reject(why));
+                    return Err(e);
+                }
             }
-            if self.fill().await? == 0 {
+            let got = match self.fill(deadline).await {
+                Err(NetError::TooLarge(cap)) => {
+                    // A message that outgrows the connection's cap: for a message reader
+                    // that is the peer's doing (a cut body read elsewhere is not).
+                    note(|c| c.reject(format!("message over the {cap}-byte cap")));
+                    return Err(NetError::TooLarge(cap));
+                }
+                r => r?,
+            };
+            if got == 0 {
+                let (partial, silent) = (!self.buf.is_empty(), self.read_total == 0);
+                note(|c| {
+                    if partial {
+                        c.cut += 1
+                    } else if silent {
+                        c.closed_silent += 1
+                    }
+                });
                 return Err(NetError::Closed);
             }
         }
@@ -254,13 +488,14 @@ impl Conn {
         let old_cap = self.read_cap;
         self.read_cap = self.read_total.saturating_sub(self.buf.len()) + cap;
         let mut truncated = false;
+        let deadline = Instant::now() + self.limits.message;
         loop {
             if self.buf.len() >= cap {
                 truncated = true;
                 self.buf.truncate(cap);
                 break;
             }
-            match self.fill().await {
+            match self.fill(deadline).await {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(NetError::TooLarge(_)) => {
@@ -280,8 +515,9 @@ impl Conn {
     /// Waits up to `wait` for the peer to speak first, returning what it sent (possibly
     /// nothing). Used to spot banners and endpoints that talk before being asked.
     pub async fn peek_banner(&mut self, wait: Duration) -> Result<Vec<u8>, NetError> {
+        // The outer wait cancels the read before its own timeout would count as silence.
         let deadline = Instant::now() + wait;
-        match timeout_at(deadline, self.fill()).await {
+        match timeout_at(deadline, self.fill(deadline + self.limits.io)).await {
             Err(_) => Ok(Vec::new()),
             Ok(Ok(_)) => Ok(self.buf.clone()),
             Ok(Err(e)) => Err(e),

@@ -10,7 +10,7 @@ pub mod discover;
 
 use leakhound_classify::Classifier;
 use leakhound_model::{Access, Category, Location, Service, Severity};
-use leakhound_probes::{Probe, ProbeConfig, ProbeReport, Sample};
+use leakhound_probes::{net, Probe, ProbeConfig, ProbeReport, Sample};
 use leakhound_targets::permute::{permuted, Shard};
 use leakhound_targets::{Endpoint, Excludes, PortSet, SystemResolver, TargetSpec};
 use schemars::JsonSchema;
@@ -59,6 +59,11 @@ pub struct ScanConfig {
     /// Connection attempts per second across the whole scan (None: as fast as the
     /// concurrency allows).
     pub rate: Option<f64>,
+    /// Connection attempts per second to any one host.
+    pub per_host_rate: Option<f64>,
+    /// A host with more open ports than this is flagged as accepting every port (a SYN
+    /// proxy, tarpit or honeypot) and its further ports are not probed; 0 disables.
+    pub port_threshold: usize,
 }
 
 /// Counters a progress display can read while the scan runs.
@@ -97,6 +102,8 @@ impl Default for ScanConfig {
             seed: 0,
             shard: Shard { index: 0, count: 1 },
             rate: None,
+            per_host_rate: None,
+            port_threshold: 100,
         }
     }
 }
@@ -272,8 +279,39 @@ fn service_remediation(service: Service) -> &'static str {
     }
 }
 
-/// Probes one open endpoint with every probe until one recognises it, classifying samples.
+/// Probes one open endpoint with every probe until one recognises it, classifying samples,
+/// within `budget`. When no probe recognises it, what its connections did decides the
+/// state: unresponsive, unknown or malformed, never a service. A probe cut off by the
+/// budget leaves its contact log behind, which still says what the endpoint did.
 pub async fn probe_endpoint(
+    ep: &Endpoint,
+    probes: &[Box<dyn Probe>],
+    cfg: &ProbeConfig,
+    classifier: &Classifier,
+    budget: Duration,
+) -> (EndpointResult, Vec<Finding>) {
+    let (log, probing) = net::with_contact_log(probe_with(ep, probes, cfg, classifier));
+    match tokio::time::timeout(budget, probing).await {
+        Ok(r) => r,
+        Err(_) => {
+            let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
+            let (access, why) = seen.verdict(&cfg.limits);
+            // A budget cut is never an open service, whatever it had said so far.
+            let access = if access == Access::Unknown && seen.bytes == 0 {
+                Access::Unresponsive
+            } else {
+                access
+            };
+            let mut r = ProbeReport::new(Service::Unknown, access);
+            r.notes
+                .push(format!("endpoint time budget of {budget:?} exceeded"));
+            r.notes.push(why);
+            build_result(ep, r, BTreeMap::new())
+        }
+    }
+}
+
+async fn probe_with(
     ep: &Endpoint,
     probes: &[Box<dyn Probe>],
     cfg: &ProbeConfig,
@@ -286,14 +324,37 @@ pub async fn probe_endpoint(
     let mut aggs: BTreeMap<(Location, String), Agg> = BTreeMap::new();
     let mut report: Option<ProbeReport> = None;
     for p in order {
+        let before = contact();
+        net::set_contact_probe(p.service());
         let mut sink = |s: Sample| classify_sample(classifier, &mut aggs, s);
         if let Some(r) = p.probe(ep, cfg, &mut sink).await {
             report = Some(r);
             break;
         }
+        // Every service leakhound knows answers an HTTP GET at once (HTTP servers, and
+        // Redis, PostgreSQL and ClickHouse's native port with an error). Silence or a
+        // stall there means a tarpit, a drip or a hung service: the other probes would
+        // only wait out the same timeouts. (A binary handshake's silence proves less: a
+        // line-based server keeps waiting for a newline that never comes.)
+        let after = contact();
+        if matches!(p.service(), Service::ClickhouseHttp | Service::Http)
+            && after.silent + after.stalls > before.silent + before.stalls
+        {
+            break;
+        }
     }
-    let report = report.unwrap_or_else(|| ProbeReport::new(Service::Unknown, Access::Unknown));
+    let report = report.unwrap_or_else(|| {
+        let (access, why) = contact().verdict(&cfg.limits);
+        let mut r = ProbeReport::new(Service::Unknown, access);
+        r.notes.push(why);
+        r
+    });
     build_result(ep, report, aggs)
+}
+
+/// The contact log of the endpoint being probed (empty outside a probe).
+fn contact() -> net::ContactLog {
+    net::current_contact_log()
 }
 
 /// Classifies one sampled value and folds its matches into the per-location findings.
@@ -444,6 +505,83 @@ impl Pacer {
     }
 }
 
+/// Spaces connection attempts to each host: the attempt that follows another to the same
+/// host waits `1 / rate`. Only hosts attempted recently are remembered, so a /8 costs no
+/// memory.
+struct HostPacer {
+    interval: Option<Duration>,
+    next: HashMap<IpAddr, tokio::time::Instant>,
+}
+
+impl HostPacer {
+    fn new(rate: Option<f64>) -> HostPacer {
+        HostPacer {
+            interval: rate
+                .filter(|r| *r > 0.0)
+                .map(|r| Duration::from_secs_f64(1.0 / r)),
+            next: HashMap::new(),
+        }
+    }
+
+    /// How long the attempt to `ip` starting now must wait.
+    fn delay(&mut self, ip: IpAddr) -> Duration {
+        let Some(interval) = self.interval else {
+            return Duration::ZERO;
+        };
+        let now = tokio::time::Instant::now();
+        if self.next.len() >= 1 << 16 {
+            self.next.retain(|_, t| *t > now);
+        }
+        let slot = self
+            .next
+            .get(&ip)
+            .copied()
+            .filter(|t| *t > now)
+            .unwrap_or(now);
+        self.next.insert(ip, slot + interval);
+        slot - now
+    }
+}
+
+/// The host-level result for a host that accepted connections on too many ports.
+fn accept_all_result(
+    ip: IpAddr,
+    open: usize,
+    unprobed: usize,
+    threshold: usize,
+) -> (EndpointResult, Vec<Finding>) {
+    let endpoint = format!("{}", std::net::SocketAddr::new(ip, 0));
+    let detail = format!(
+        "{ip} accepted TCP connections on {open} ports; {unprobed} of them were not probed (threshold {threshold}); no port is reported as a service unless its protocol handshake validated"
+    );
+    let finding = Finding {
+        id: stable_id(&["host.accepts-every-port", &endpoint]),
+        rule: "host.accepts-every-port".into(),
+        category: "access".into(),
+        severity: Severity::Low,
+        title: "Host accepts connections on every port (SYN proxy, tarpit or honeypot)".into(),
+        endpoint,
+        location: Location::default(),
+        count: 1,
+        distinct: 1,
+        evidence: vec![detail.clone()],
+        remediation: "Not an exposure by itself: something in front of this host completes every TCP handshake. Scan the host behind it directly if it is yours; otherwise expect its open ports to be noise.".into(),
+    };
+    let result = EndpointResult {
+        host: None,
+        ip,
+        port: 0,
+        service: Service::Unknown,
+        access: Access::Unknown,
+        version: None,
+        tls: false,
+        databases: Vec::new(),
+        tables: Vec::new(),
+        notes: vec![detail, "port 0 stands for the host as a whole".into()],
+    };
+    (result, vec![finding])
+}
+
 /// Runs a whole scan, sending events as endpoints finish; returns the totals. The
 /// classifier may be `None` only with `discovery_only` (building it costs more than a
 /// small discovery run).
@@ -485,6 +623,9 @@ pub async fn run(
         let _ = events.send(Event::TargetError(e.to_string())).await;
     }
     let mut pace = Pacer::new(cfg.rate);
+    let mut host_pace = HostPacer::new(cfg.per_host_rate);
+    // Open ports per host (only hosts with one), to spot hosts that accept every port.
+    let host_open: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     for ep in endpoints {
         if !cfg.skip.is_empty() && cfg.skip.contains(&ep.socket().to_string()) {
             stats.lock().unwrap().skipped += 1;
@@ -509,8 +650,13 @@ pub async fn run(
             host_slots.clone(),
             stats.clone(),
         );
-        let (http_open, deferred) = (http_open.clone(), deferred.clone());
+        let (http_open, deferred, host_open) =
+            (http_open.clone(), deferred.clone(), host_open.clone());
+        let wait = host_pace.delay(ep.ip);
         tasks.spawn(async move {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
             let state = discover::connect_scan(ep.socket(), cfg.connect_timeout, cfg.retries).await;
             drop(permit);
             Progress::bump(&cfg.progress.attempted);
@@ -520,9 +666,20 @@ pub async fn run(
             stats.lock().unwrap().open_ports += 1;
             Progress::bump(&cfg.progress.open);
             let _ = events.send(Event::PortOpen(ep.clone())).await;
+            let open_here = {
+                let mut m = host_open.lock().unwrap();
+                let n = m.entry(ep.ip).or_insert(0);
+                *n += 1;
+                *n
+            };
             let Some(classifier) = classifier.filter(|_| !cfg.discovery_only) else {
                 return;
             };
+            // Past the threshold the host is answering everything: probing each port would
+            // only wait out timeouts (and a honeypot would love the traffic).
+            if cfg.port_threshold > 0 && open_here > cfg.port_threshold {
+                return;
+            }
             let host_sem = host_slots
                 .lock()
                 .unwrap()
@@ -531,22 +688,8 @@ pub async fn run(
                 .clone();
             let _host = host_sem.acquire_owned().await.expect("never closed");
             let _slot = probe_slots.acquire_owned().await.expect("never closed");
-            let done = tokio::time::timeout(
-                cfg.endpoint_budget,
-                probe_endpoint(&ep, &probes, &cfg.probe, &classifier),
-            )
-            .await;
-            let (result, findings) = match done {
-                Ok(r) => r,
-                Err(_) => {
-                    let mut r = ProbeReport::new(Service::Unknown, Access::Unresponsive);
-                    r.notes.push(format!(
-                        "endpoint time budget of {:?} exceeded",
-                        cfg.endpoint_budget
-                    ));
-                    build_result(&ep, r, BTreeMap::new())
-                }
-            };
+            let (result, findings) =
+                probe_endpoint(&ep, &probes, &cfg.probe, &classifier, cfg.endpoint_budget).await;
             stats.lock().unwrap().probed += 1;
             Progress::bump(&cfg.progress.probed);
             if result.access == Access::Open {
@@ -596,6 +739,43 @@ pub async fn run(
             .send(Event::Endpoint(Box::new(result), findings))
             .await;
     }
+    let per_host = cfg.ports.len();
+    let mut flagged: Vec<(IpAddr, usize)> = host_open
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, &n)| {
+            (cfg.port_threshold > 0 && n > cfg.port_threshold) || (per_host >= 8 && n >= per_host)
+        })
+        .map(|(&ip, &n)| (ip, n))
+        .collect();
+    flagged.sort();
+    for (ip, open) in flagged {
+        let probed_limit = if cfg.discovery_only || cfg.port_threshold == 0 {
+            open
+        } else {
+            cfg.port_threshold
+        };
+        let unprobed = if cfg.discovery_only {
+            0
+        } else {
+            open.saturating_sub(probed_limit)
+        };
+        let _ = events
+            .send(Event::Warning(format!(
+                "{ip} accepted connections on {open} ports: likely a SYN proxy, tarpit or honeypot{}",
+                if unprobed > 0 {
+                    format!("; {unprobed} of its ports were not probed")
+                } else {
+                    String::new()
+                }
+            )))
+            .await;
+        if !cfg.discovery_only {
+            let (r, f) = accept_all_result(ip, open, unprobed, cfg.port_threshold);
+            let _ = events.send(Event::Endpoint(Box::new(r), f)).await;
+        }
+    }
     let s = *stats.lock().unwrap();
     s
 }
@@ -636,6 +816,24 @@ mod tests {
             unlimited.wait().await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_host_pacer_spaces_attempts_per_host_only() {
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let mut p = HostPacer::new(Some(10.0));
+        assert_eq!(p.delay(a), Duration::ZERO);
+        assert_eq!(p.delay(b), Duration::ZERO);
+        assert_eq!(p.delay(a), Duration::from_millis(100));
+        assert_eq!(p.delay(a), Duration::from_millis(200));
+        assert_eq!(p.delay(b), Duration::from_millis(100));
+        // Time passing frees the slots again.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(p.delay(a), Duration::ZERO);
+        let mut off = HostPacer::new(None);
+        for _ in 0..10 {
+            assert_eq!(off.delay(a), Duration::ZERO);
+        }
     }
 
     #[test]
