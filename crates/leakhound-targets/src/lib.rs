@@ -5,6 +5,7 @@
 //! it costs no memory. Exclusions are merged intervals that the counter jumps over.
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+pub mod import;
 pub mod permute;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
@@ -32,6 +33,9 @@ pub enum TargetError {
         /// Resolver message.
         message: String,
     },
+    /// Another tool's output that could not be imported (see [`import`]).
+    #[error("import: {0}")]
+    Import(String),
 }
 
 /// One line of target input, parsed.
