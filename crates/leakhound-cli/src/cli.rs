@@ -113,6 +113,13 @@ pub struct ScanArgs {
     /// Read targets from a file (`-` for stdin), one per line.
     #[arg(short = 'l', long = "list", value_name = "FILE")]
     pub list: Vec<std::path::PathBuf>,
+    /// Open ports found by another tool (`-` for stdin): nmap -oX, masscan -oJ/-oL/-oD,
+    /// naabu -json, or `host:port` lines. Discovery is skipped for them.
+    #[arg(long = "import", value_name = "FILE")]
+    pub import: Vec<std::path::PathBuf>,
+    /// Format of `--import` files (default: detected from the content).
+    #[arg(long = "import-format", default_value = "auto", value_name = "FORMAT")]
+    pub import_format: String,
     /// Addresses, CIDRs or ranges never to touch (repeatable, comma separated).
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,

@@ -7,7 +7,8 @@ use leakhound_classify::Options;
 use leakhound_model::Severity;
 use leakhound_report as render;
 use leakhound_scan::{EndpointResult, Event, Finding, ScanConfig, ScanReport, Stats};
-use leakhound_targets::{parse_list, Excludes, PortSet, TargetSpec};
+use leakhound_targets::import::{parse_import, ImportFormat};
+use leakhound_targets::{parse_list, Excludes, PortSet, SystemResolver, TargetSpec};
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -43,8 +44,28 @@ fn config(args: &ScanArgs) -> anyhow::Result<ScanConfig> {
             targets.push(spec?);
         }
     }
-    if targets.is_empty() {
-        bail!("no targets: give addresses, CIDRs or host names, or -l FILE");
+    let format: ImportFormat = args.import_format.parse()?;
+    let mut imported = Vec::new();
+    let mut import_notes = Vec::new();
+    for f in &args.import {
+        let bytes = if f.as_os_str() == "-" {
+            let mut b = Vec::new();
+            io::stdin().read_to_end(&mut b)?;
+            b
+        } else {
+            std::fs::read(f).with_context(|| format!("reading {}", f.display()))?
+        };
+        let got = parse_import(&bytes, format, &SystemResolver)
+            .with_context(|| format!("importing {}", f.display()))?;
+        import_notes.extend(
+            got.errors
+                .iter()
+                .map(|e| format!("{} ({}): {e}", f.display(), got.format)),
+        );
+        imported.extend(got.endpoints);
+    }
+    if targets.is_empty() && args.import.is_empty() {
+        bail!("no targets: give addresses, CIDRs or host names, -l FILE, or --import FILE");
     }
     let mut excludes = Excludes::default();
     for e in &args.exclude {
@@ -71,6 +92,8 @@ fn config(args: &ScanArgs) -> anyhow::Result<ScanConfig> {
         ..ScanConfig::default()
     };
     cfg.discovery_only = args.discovery_only;
+    cfg.imported = imported;
+    cfg.import_notes = import_notes;
     cfg.seed = args.seed.unwrap_or_else(|| {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

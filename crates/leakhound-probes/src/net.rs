@@ -164,6 +164,13 @@ impl ContactLog {
     /// The honest state of an endpoint no probe recognised, and why.
     pub fn verdict(&self, limits: &Limits) -> (crate::Access, String) {
         use crate::Access;
+        if self.connections == 0 {
+            // Only an endpoint imported from another tool's results gets here unconnected.
+            return (
+                Access::Unresponsive,
+                "no connection could be made (refused or unreachable)".into(),
+            );
+        }
         if self.bytes == 0 {
             if self.silent > 0 {
                 return (

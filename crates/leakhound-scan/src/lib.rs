@@ -59,6 +59,10 @@ pub struct ScanConfig {
     /// Connection attempts per second across the whole scan (None: as fast as the
     /// concurrency allows).
     pub rate: Option<f64>,
+    /// Open endpoints found by another tool: probed without a connect scan first.
+    pub imported: Vec<Endpoint>,
+    /// Problems met reading the imports, reported as target errors.
+    pub import_notes: Vec<String>,
     /// Connection attempts per second to any one host.
     pub per_host_rate: Option<f64>,
     /// A host with more open ports than this is flagged as accepting every port (a SYN
@@ -103,6 +107,8 @@ impl Default for ScanConfig {
             shard: Shard { index: 0, count: 1 },
             rate: None,
             per_host_rate: None,
+            imported: Vec::new(),
+            import_notes: Vec::new(),
             port_threshold: 100,
         }
     }
@@ -618,15 +624,30 @@ pub async fn run(
         cfg.seed,
         cfg.shard,
     );
+    let target_errors = target_errors
+        .into_iter()
+        .map(|e| e.to_string())
+        .chain(cfg.import_notes.iter().cloned());
     for e in target_errors {
         stats.lock().unwrap().target_errors += 1;
-        let _ = events.send(Event::TargetError(e.to_string())).await;
+        let _ = events.send(Event::TargetError(e)).await;
     }
+    // Imported endpoints were found open by another tool: they skip the connect scan, but
+    // not the exclusions or the shard (split by position, so shards stay disjoint).
+    let shard = cfg.shard;
+    let imported: Vec<(Endpoint, bool)> = cfg
+        .imported
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| (*i as u64) % shard.count == shard.index && !cfg.excludes.contains(e.ip))
+        .map(|(_, e)| (e.clone(), true))
+        .collect();
+    let endpoints = imported.into_iter().chain(endpoints.map(|e| (e, false)));
     let mut pace = Pacer::new(cfg.rate);
     let mut host_pace = HostPacer::new(cfg.per_host_rate);
     // Open ports per host (only hosts with one), to spot hosts that accept every port.
     let host_open: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
-    for ep in endpoints {
+    for (ep, known_open) in endpoints {
         if !cfg.skip.is_empty() && cfg.skip.contains(&ep.socket().to_string()) {
             stats.lock().unwrap().skipped += 1;
             Progress::bump(&cfg.progress.attempted);
@@ -657,7 +678,11 @@ pub async fn run(
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
-            let state = discover::connect_scan(ep.socket(), cfg.connect_timeout, cfg.retries).await;
+            let state = if known_open {
+                discover::PortState::Open
+            } else {
+                discover::connect_scan(ep.socket(), cfg.connect_timeout, cfg.retries).await
+            };
             drop(permit);
             Progress::bump(&cfg.progress.attempted);
             if state != discover::PortState::Open {

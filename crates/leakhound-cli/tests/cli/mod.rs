@@ -2,6 +2,7 @@ mod classify;
 mod rules;
 mod scan_clickhouse;
 mod scan_hostile;
+mod scan_import;
 mod scan_postgres;
 mod scan_redis;
 mod scan_store;
