@@ -153,9 +153,16 @@ pub struct ScanArgs {
     /// Connect timeout in milliseconds.
     #[arg(long, default_value_t = 1500)]
     pub connect_timeout: u64,
-    /// Retries for unanswered connects.
-    #[arg(long, default_value_t = 1)]
-    pub retries: u32,
+    /// Retries for unanswered connects (default 1); in SYN mode, extra passes over the
+    /// whole space (default 0).
+    #[arg(long)]
+    pub retries: Option<u32>,
+    /// Discover with raw SYN probes (IPv4, needs CAP_NET_RAW; requires --interface).
+    #[arg(long, requires = "interface")]
+    pub syn: bool,
+    /// The interface SYN probes leave by (SO_BINDTODEVICE).
+    #[arg(long, value_name = "IFACE")]
+    pub interface: Option<String>,
     /// Wall-clock budget per endpoint, in seconds.
     #[arg(long, default_value_t = 60)]
     pub endpoint_budget: u64,

@@ -87,7 +87,7 @@ fn config(args: &ScanArgs) -> anyhow::Result<ScanConfig> {
         concurrency: args.concurrency,
         per_host_concurrency: args.per_host_concurrency,
         connect_timeout: Duration::from_millis(args.connect_timeout),
-        retries: args.retries,
+        retries: args.retries.unwrap_or(1),
         endpoint_budget: Duration::from_secs(args.endpoint_budget),
         ..ScanConfig::default()
     };
@@ -110,6 +110,14 @@ fn config(args: &ScanArgs) -> anyhow::Result<ScanConfig> {
     }
     cfg.per_host_rate = args.per_host_rate;
     cfg.port_threshold = args.port_threshold;
+    if args.syn {
+        cfg.syn = Some(leakhound_scan::syn::SynOptions {
+            interface: args.interface.clone().unwrap_or_default(),
+            rate: args.rate,
+            retries: args.retries.unwrap_or(0),
+            wait: Duration::from_millis(args.connect_timeout),
+        });
+    }
     if args.read_timeout == 0 {
         bail!("--read-timeout must be at least 1 ms");
     }

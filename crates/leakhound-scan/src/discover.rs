@@ -19,6 +19,11 @@ pub enum PortState {
 pub async fn connect_scan(addr: SocketAddr, timeout: Duration, retries: u32) -> PortState {
     for _ in 0..=retries {
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            // Scanning a local port that is also the ephemeral source port can connect the
+            // socket to itself (TCP simultaneous open): nothing listens there.
+            Ok(Ok(stream)) if stream.local_addr().ok() == stream.peer_addr().ok() => {
+                return PortState::Closed
+            }
             Ok(Ok(_stream)) => return PortState::Open,
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 return PortState::Closed

@@ -7,6 +7,7 @@
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 pub mod discover;
+pub mod syn;
 
 use leakhound_classify::Classifier;
 use leakhound_model::{Access, Category, Location, Service, Severity};
@@ -59,6 +60,8 @@ pub struct ScanConfig {
     /// Connection attempts per second across the whole scan (None: as fast as the
     /// concurrency allows).
     pub rate: Option<f64>,
+    /// Discover with raw SYN probes instead of connects (IPv4, CAP_NET_RAW, one interface).
+    pub syn: Option<syn::SynOptions>,
     /// Open endpoints found by another tool: probed without a connect scan first.
     pub imported: Vec<Endpoint>,
     /// Problems met reading the imports, reported as target errors.
@@ -107,6 +110,7 @@ impl Default for ScanConfig {
             shard: Shard { index: 0, count: 1 },
             rate: None,
             per_host_rate: None,
+            syn: None,
             imported: Vec::new(),
             import_notes: Vec::new(),
             port_threshold: 100,
@@ -642,7 +646,56 @@ pub async fn run(
         .filter(|(i, e)| (*i as u64) % shard.count == shard.index && !cfg.excludes.contains(e.ip))
         .map(|(_, e)| (e.clone(), true))
         .collect();
-    let endpoints = imported.into_iter().chain(endpoints.map(|e| (e, false)));
+    stats.lock().unwrap().attempted += imported.len() as u64;
+    let discovered: Box<dyn Iterator<Item = (Endpoint, bool)> + Send> = match &cfg.syn {
+        None => Box::new(endpoints.map(|e| (e, false))),
+        Some(opts) => {
+            // SYN discovery runs to completion first (its state is the set of open ports),
+            // then the open ports stream into probing like imported ones.
+            drop(endpoints);
+            let (scan_cfg, opts) = (cfg.clone(), opts.clone());
+            let done = tokio::task::spawn_blocking(move || {
+                let space = || {
+                    let skip = &scan_cfg.skip;
+                    permuted(
+                        &scan_cfg.targets,
+                        &scan_cfg.ports,
+                        &scan_cfg.excludes,
+                        &SystemResolver,
+                        scan_cfg.seed,
+                        scan_cfg.shard,
+                    )
+                    .1
+                    .filter(move |e| skip.is_empty() || !skip.contains(&e.socket().to_string()))
+                };
+                syn::scan(space, &opts, &scan_cfg.progress.attempted)
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+            match done {
+                Ok((open, st)) => {
+                    stats.lock().unwrap().attempted += st.sent;
+                    if st.skipped_v6 > 0 {
+                        let _ = events
+                            .send(Event::Warning(format!(
+                                "SYN mode speaks IPv4 only: {} IPv6 endpoints were not scanned",
+                                st.skipped_v6
+                            )))
+                            .await;
+                    }
+                    Box::new(open.into_iter().map(|e| (e, true)))
+                }
+                Err(e) => {
+                    stats.lock().unwrap().target_errors += 1;
+                    let _ = events
+                        .send(Event::TargetError(format!("SYN scan failed: {e}")))
+                        .await;
+                    Box::new(std::iter::empty())
+                }
+            }
+        }
+    };
+    let endpoints = imported.into_iter().chain(discovered);
     let mut pace = Pacer::new(cfg.rate);
     let mut host_pace = HostPacer::new(cfg.per_host_rate);
     // Open ports per host (only hosts with one), to spot hosts that accept every port.
@@ -661,7 +714,9 @@ pub async fn run(
             .acquire_owned()
             .await
             .expect("never closed");
-        stats.lock().unwrap().attempted += 1;
+        if !known_open {
+            stats.lock().unwrap().attempted += 1;
+        }
         let (cfg, probes, classifier, events, probe_slots, host_slots, stats) = (
             cfg.clone(),
             probes.clone(),
@@ -684,7 +739,9 @@ pub async fn run(
                 discover::connect_scan(ep.socket(), cfg.connect_timeout, cfg.retries).await
             };
             drop(permit);
-            Progress::bump(&cfg.progress.attempted);
+            if !known_open {
+                Progress::bump(&cfg.progress.attempted);
+            }
             if state != discover::PortState::Open {
                 return;
             }

@@ -6,6 +6,7 @@ mod scan_import;
 mod scan_postgres;
 mod scan_redis;
 mod scan_store;
+mod scan_syn;
 mod servers;
 
 use assert_cmd::Command;
