@@ -20,6 +20,8 @@ need_cmd cc gcc
 need_cmd git git
 need_cmd curl curl
 need_cmd python3 python3
+need_cmd ip iproute2       # SYN-mode tests run in a private network namespace
+need_cmd gzip gzip         # the hostile-server suite builds a gzip bomb
 [ -x /usr/sbin/clickhouse-server ] || apt_install clickhouse-server
 need_cmd clickhouse-client clickhouse-client
 need_cmd redis-server redis-server
