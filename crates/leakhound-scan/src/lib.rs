@@ -305,12 +305,17 @@ pub async fn probe_endpoint(
         Ok(r) => r,
         Err(_) => {
             let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
-            let (access, why) = seen.verdict(&cfg.limits);
             // A budget cut is never an open service, whatever it had said so far.
-            let access = if access == Access::Unknown && seen.bytes == 0 {
-                Access::Unresponsive
-            } else {
-                access
+            let (access, why) = match seen.verdict(&cfg.limits) {
+                (Access::Unknown, _) if seen.bytes == 0 => (
+                    Access::Unresponsive,
+                    "nothing answered before the budget ran out".to_string(),
+                ),
+                (Access::Unknown, _) => (
+                    Access::Unknown,
+                    "it answered, but probing did not finish within the budget (partial results are not reported)".to_string(),
+                ),
+                other => other,
             };
             let mut r = ProbeReport::new(Service::Unknown, access);
             r.notes

@@ -413,3 +413,27 @@ fn hostile_servers_get_honest_states_within_budget_and_bounded_memory() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_endpoint_budget_cuts_a_probe_short_and_says_so() {
+    // The FAKE tarpit outlasts a 1 s budget (the read timeout is 5 s).
+    let port = tarpit("127.0.42.65", Duration::from_secs(30));
+    let started = Instant::now();
+    let out = super::leakhound()
+        .args([
+            "scan",
+            &format!("127.0.42.65:{port}"),
+            "--endpoint-budget",
+            "1",
+        ])
+        .args(["--no-store", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = endpoint(&doc, "127.0.42.65", port);
+    assert_eq!(e["access"], "unresponsive");
+    let notes = e["notes"].to_string();
+    assert!(notes.contains("budget of 1s exceeded"), "{notes}");
+    assert!(notes.contains("nothing answered"), "{notes}");
+}
