@@ -531,3 +531,93 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Access;
+
+    fn log(first: &[u8]) -> ContactLog {
+        ContactLog {
+            connections: 3,
+            bytes: first.len() as u64,
+            first: first.to_vec(),
+            ..ContactLog::default()
+        }
+    }
+
+    fn verdict(l: &ContactLog) -> Access {
+        l.verdict(&Limits::default()).0
+    }
+
+    #[test]
+    fn silence_stalls_and_cuts_are_told_apart() {
+        let mut silent = log(b"");
+        silent.silent = 1;
+        assert_eq!(verdict(&silent), Access::Unresponsive);
+        assert_eq!(verdict(&log(b"")), Access::Unknown);
+        let mut drip = log(b"HTTP/1.1 2");
+        drip.stalls = 1;
+        assert_eq!(verdict(&drip), Access::Unresponsive);
+        let mut cut = log(b"HTTP/1.1 200 OK\r\n");
+        cut.cut = 1;
+        assert_eq!(verdict(&cut), Access::Unknown);
+        let never = ContactLog::default();
+        assert_eq!(verdict(&never), Access::Unresponsive);
+    }
+
+    #[test]
+    fn malformed_needs_the_matching_protocol_to_reject() {
+        let mut l = log(b"$999999999999\r\n");
+        // Rejected by the HTTP probe only: every probe rejects foreign bytes.
+        l.rejected
+            .push((Service::ClickhouseHttp, "not HTTP".into()));
+        assert_eq!(verdict(&l), Access::Unknown);
+        l.rejected.push((Service::Redis, "bulk too large".into()));
+        let (a, why) = l.verdict(&Limits::default());
+        assert_eq!(a, Access::Malformed);
+        assert!(
+            why.contains("Redis RESP") && why.contains("bulk too large"),
+            "{why}"
+        );
+        // A text service whose reply starts with R or E is not PostgreSQL-like.
+        let mut text = log(b"ERROR\r\n");
+        text.rejected.push((Service::Postgres, "length".into()));
+        assert_eq!(verdict(&text), Access::Unknown);
+        let mut pg = log(&[b'R', 0x7f, 0xff, 0xff, 0xff]);
+        pg.rejected.push((Service::Postgres, "length".into()));
+        assert_eq!(verdict(&pg), Access::Malformed);
+    }
+
+    #[test]
+    fn escaping_keeps_notes_printable() {
+        assert_eq!(escape(b"a`\r\n\x00"), "`a\\x60\\r\\n\\x00`");
+    }
+
+    #[tokio::test]
+    async fn connections_write_to_the_log_of_their_task_only() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let _ = s.write_all(b"+PONG\r\n").await;
+        });
+        let (handle, fut) = with_contact_log(async move {
+            set_contact_probe(Service::Redis);
+            let mut c = Conn::connect(addr, Limits::default()).await.unwrap();
+            c.read_message(|b| Err(NetError::Malformed(format!("{} bytes", b.len()))))
+                .await
+                .unwrap_err();
+            // Nothing was read yet when the parser first ran (an empty buffer).
+        });
+        fut.await;
+        let l = handle.lock().unwrap().clone();
+        assert_eq!(l.connections, 1);
+        assert_eq!(
+            l.rejected,
+            vec![(Service::Redis, "malformed: 0 bytes".to_string())]
+        );
+        // Outside any log: nothing recorded, nothing panics.
+        assert_eq!(current_contact_log().connections, 0);
+    }
+}
