@@ -274,7 +274,7 @@ fn query_packets(sql: &str, server_revision: u64) -> Vec<u8> {
 /// One server packet after a query: a data block (rows of String cells), progress,
 /// profile info, end of stream, or an exception.
 #[derive(Debug, PartialEq, Eq)]
-enum QueryPacket {
+pub(crate) enum QueryPacket {
     Data(Vec<Vec<Vec<u8>>>),
     Progress,
     Profile,
@@ -282,7 +282,7 @@ enum QueryPacket {
     Exception(i32),
 }
 
-fn parse_query_packet(b: &[u8], revision: u64) -> Parsed<(usize, QueryPacket)> {
+pub(crate) fn parse_query_packet(b: &[u8], revision: u64) -> Parsed<(usize, QueryPacket)> {
     let rev = revision.min(CLIENT_REVISION);
     let mut r = Reader::new(b);
     let kind = need!(r.varint()?);

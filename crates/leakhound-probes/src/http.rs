@@ -45,7 +45,7 @@ impl Response {
 type Head = (usize, u16, Vec<(String, String)>);
 
 /// Parses a status line and headers. `Ok(None)` means incomplete.
-fn parse_head(buf: &[u8], max_header: usize) -> Result<Option<Head>, NetError> {
+pub(crate) fn parse_head(buf: &[u8], max_header: usize) -> Result<Option<Head>, NetError> {
     let Some(end) = memchr::memmem::find(buf, b"\r\n\r\n") else {
         if buf.len() > max_header {
             return Err(NetError::TooLarge(max_header));
@@ -87,7 +87,11 @@ fn parse_head(buf: &[u8], max_header: usize) -> Result<Option<Head>, NetError> {
 
 /// Decodes as much of a chunked body as is present in `buf`, appending data to `out`.
 /// Returns `(consumed, finished)`.
-fn decode_chunks(buf: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(usize, bool), NetError> {
+pub(crate) fn decode_chunks(
+    buf: &[u8],
+    out: &mut Vec<u8>,
+    cap: usize,
+) -> Result<(usize, bool), NetError> {
     let mut pos = 0;
     loop {
         let Some(nl) = memchr::memmem::find(&buf[pos..], b"\r\n") else {
