@@ -46,12 +46,14 @@ for t in "${targets[@]}"; do
     nice -n 19 cargo fuzz build -s "$san" "$t"
     echo "fuzz.sh: $t for ${secs}s (log: fuzz/runs/$t/fuzz-0.log)" >&2
     # -jobs=1 -workers=1: one fuzzing process; libFuzzer writes its log to ./fuzz-0.log.
+    start=$SECONDS
     set +e
     (cd "$run" && nice -n 19 cargo fuzz run --fuzz-dir "$root/fuzz" -s "$san" "$t" "$corpus" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -max_len="$max_len" \
         -jobs=1 -workers=1 -print_final_stats=1) > "$run/driver.log" 2>&1
     rc=$?
     set -e
+    took=$((SECONDS - start))
     log=$run/fuzz-0.log
     [ -f "$log" ] || log=$run/driver.log
     execs=$(grep -a 'stat::number_of_executed_units' "$log" | tail -1 | awk '{print $2}')
@@ -66,7 +68,7 @@ for t in "${targets[@]}"; do
         status="FOUND (rc=$rc, see $log and fuzz/artifacts/$t)"
         failed=1
     fi
-    line="$t: ${secs}s execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=$units new_artifacts=$artifacts $status"
+    line="$t: ${took}s of ${secs}s execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=$units new_artifacts=$artifacts $status"
     echo "$line"
     summaries+=("$line")
 done
