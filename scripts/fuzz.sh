@@ -60,7 +60,8 @@ for t in "${targets[@]}"; do
     rate=$(grep -a 'stat::average_exec_per_sec' "$log" | tail -1 | awk '{print $2}')
     cov=$(grep -aoE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
     ft=$(grep -aoE 'ft: [0-9]+' "$log" | tail -1 | awk '{print $2}')
-    units=$(find "$corpus" -type f | wc -l)
+    # libFuzzer's own corpus count; the directory also keeps files of earlier runs.
+    units=$(grep -aoE 'corp: [0-9]+' "$log" | tail -1 | awk '{print $2}')
     found=$(grep -acE '^==[0-9]+== ERROR|panicked at|deadly signal|ERROR: libFuzzer' "$log" || true)
     artifacts=$(( $(find "$root/fuzz/artifacts/$t" -type f | wc -l) - before ))
     status=clean
@@ -68,7 +69,7 @@ for t in "${targets[@]}"; do
         status="FOUND (rc=$rc, see $log and fuzz/artifacts/$t)"
         failed=1
     fi
-    line="$t: ${took}s of ${secs}s execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=$units new_artifacts=$artifacts $status"
+    line="$t: ${took}s of ${secs}s execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=${units:-?} new_artifacts=$artifacts $status"
     echo "$line"
     summaries+=("$line")
 done
