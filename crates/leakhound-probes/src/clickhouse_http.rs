@@ -49,7 +49,7 @@ fn sampleable(engine: &str) -> bool {
 
 /// A ClickHouse exception: `Code: 194, e.displayText() = DB::Exception: ...` (18.x) or
 /// `Code: 516. DB::Exception: ...` (newer).
-fn exception_code(body: &str) -> Option<u32> {
+pub(crate) fn exception_code(body: &str) -> Option<u32> {
     let rest = body.trim_start().strip_prefix("Code: ")?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     if !body.contains("DB::Exception") {
@@ -58,7 +58,7 @@ fn exception_code(body: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-fn looks_like_version(s: &str) -> bool {
+pub(crate) fn looks_like_version(s: &str) -> bool {
     let s = s.trim();
     !s.is_empty()
         && s.len() < 40

@@ -136,16 +136,20 @@ pub enum HelloReply {
 }
 
 fn parse_exception(r: &mut Reader) -> Parsed<(i32, String)> {
-    let code = need!(r.i32());
-    let _name = need!(r.string()?);
-    let message = need!(r.string()?);
-    let _stack = need!(r.string()?);
-    let nested = need!(r.u8());
-    // Nested exceptions follow; their first line is all we report.
-    if nested != 0 {
-        need!(parse_exception(r)?);
+    // Nested exceptions follow the first, which is all we report. A loop, not recursion:
+    // the server decides how deep they go.
+    let mut first = None;
+    loop {
+        let code = need!(r.i32());
+        let _name = need!(r.string()?);
+        let message = need!(r.string()?);
+        let _stack = need!(r.string()?);
+        let nested = need!(r.u8());
+        first.get_or_insert((code, message));
+        if nested == 0 {
+            return Ok(first);
+        }
     }
-    Ok(Some((code, message)))
 }
 
 /// Parses the reply to Hello. `Ok(None)`: incomplete; `Err`: not ClickHouse or malformed.
@@ -274,7 +278,7 @@ fn query_packets(sql: &str, server_revision: u64) -> Vec<u8> {
 /// One server packet after a query: a data block (rows of String cells), progress,
 /// profile info, end of stream, or an exception.
 #[derive(Debug, PartialEq, Eq)]
-enum QueryPacket {
+pub(crate) enum QueryPacket {
     Data(Vec<Vec<Vec<u8>>>),
     Progress,
     Profile,
@@ -282,7 +286,7 @@ enum QueryPacket {
     Exception(i32),
 }
 
-fn parse_query_packet(b: &[u8], revision: u64) -> Parsed<(usize, QueryPacket)> {
+pub(crate) fn parse_query_packet(b: &[u8], revision: u64) -> Parsed<(usize, QueryPacket)> {
     let rev = revision.min(CLIENT_REVISION);
     let mut r = Reader::new(b);
     let kind = need!(r.varint()?);
@@ -643,6 +647,40 @@ mod tests {
         assert!(parse_hello_reply(&[0x80; 16]).is_err());
         // HTTP sent back to us is not ClickHouse.
         assert!(parse_hello_reply(b"HTTP/1.0 400 Bad Request\r\n").is_err());
+    }
+
+    /// A hostile server can nest exceptions as deep as its bytes allow (8 bytes a level).
+    /// The parser runs on a tokio worker thread (2 MiB stack) over a buffer of up to the
+    /// endpoint byte cap, so a recursive parse overflowed the stack and aborted the scan.
+    #[test]
+    fn deeply_nested_exceptions_do_not_overflow_the_stack() {
+        let levels = (1 << 20) / 8;
+        let mut b = vec![2u8];
+        for _ in 0..levels {
+            // code, empty name, message and stack trace, "nested follows".
+            b.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 1]);
+        }
+        b.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
+        let parsed = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let whole = parse_hello_reply(&b).unwrap().unwrap();
+                let cut = parse_hello_reply(&b[..b.len() - 1]).unwrap();
+                (whole, cut.is_none(), b.len())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let ((n, reply), cut_incomplete, len) = parsed;
+        assert_eq!(n, len);
+        assert_eq!(
+            reply,
+            HelloReply::Exception {
+                code: 1,
+                message: String::new()
+            }
+        );
+        assert!(cut_incomplete);
     }
 
     #[test]

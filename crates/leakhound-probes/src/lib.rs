@@ -215,3 +215,75 @@ pub fn all() -> Vec<Box<dyn Probe>> {
         // (other protocol probes are registered here)
     ]
 }
+
+/// Thin wrappers that let the fuzz targets in `fuzz/` reach parsers that are private to
+/// their probe. Not part of the API: nothing but the fuzzers calls them.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::net::NetError;
+
+    /// `http::parse_head`: (head length, status, headers), `Ok(None)` while incomplete.
+    #[allow(clippy::type_complexity)]
+    pub fn http_parse_head(
+        buf: &[u8],
+        max_header: usize,
+    ) -> Result<Option<(usize, u16, Vec<(String, String)>)>, NetError> {
+        crate::http::parse_head(buf, max_header)
+    }
+
+    /// `http::decode_chunks`: (bytes consumed, last chunk seen), data appended to `out`.
+    pub fn http_decode_chunks(
+        buf: &[u8],
+        out: &mut Vec<u8>,
+        cap: usize,
+    ) -> Result<(usize, bool), NetError> {
+        crate::http::decode_chunks(buf, out, cap)
+    }
+
+    /// `clickhouse_native::parse_query_packet`: (packet length, rows of a data block;
+    /// `None` for any other packet).
+    #[allow(clippy::type_complexity)]
+    pub fn ch_parse_query_packet(
+        buf: &[u8],
+        revision: u64,
+    ) -> Result<Option<(usize, Option<Vec<Vec<Vec<u8>>>>)>, NetError> {
+        use crate::clickhouse_native::QueryPacket;
+        Ok(
+            crate::clickhouse_native::parse_query_packet(buf, revision)?.map(|(n, p)| {
+                let rows = match p {
+                    QueryPacket::Data(rows) => Some(rows),
+                    _ => None,
+                };
+                (n, rows)
+            }),
+        )
+    }
+
+    /// `clickhouse_http::exception_code` on a response body.
+    pub fn ch_exception_code(body: &str) -> Option<u32> {
+        crate::clickhouse_http::exception_code(body)
+    }
+
+    /// `clickhouse_http::looks_like_version` on a response body.
+    pub fn ch_looks_like_version(body: &str) -> bool {
+        crate::clickhouse_http::looks_like_version(body)
+    }
+
+    /// The SCRAM client's answer to a server-first-message (AuthenticationSASLContinue),
+    /// then its check of the server-final-message (AuthenticationSASLFinal).
+    pub fn pg_scram_exchange(
+        password: &str,
+        nonce: &str,
+        server_first: &[u8],
+        server_final: &[u8],
+    ) -> (Result<String, String>, bool) {
+        let mut s = crate::postgres::auth::Scram::new(password, nonce);
+        let first = s.client_final(server_first);
+        (first, s.verify_server_final(server_final))
+    }
+
+    /// The base64 decoder SCRAM uses on server data.
+    pub fn pg_b64_decode(s: &str) -> Option<Vec<u8>> {
+        crate::postgres::auth::b64_decode(s)
+    }
+}

@@ -60,7 +60,7 @@ pub const DEFAULT_CREDENTIALS: &[(&str, &str)] = &[
     ("postgres", "admin"),
 ];
 
-mod auth;
+pub(crate) mod auth;
 
 /// Raw protocol v3: frame splitting with hard caps, message decoding, message building.
 /// Everything here works on byte slices, so it is tested without a server.
