@@ -312,8 +312,16 @@ pub(crate) fn parse_query_packet(b: &[u8], revision: u64) -> Parsed<(usize, Quer
             if cols > 1000 || rows > 1_000_000 {
                 return Err(NetError::Malformed("implausible block size".into()));
             }
+            // Every cell takes at least one byte (its length), so a block whose cells cannot
+            // all be in the buffer is incomplete: nothing is allocated for rows a server
+            // merely declares (a hostile header would otherwise cost 24 MB per parse, and
+            // the parse reruns on every read until the message is whole).
+            if cols > 0 && rows * cols > (r.b.len() - r.pos) as u64 {
+                return Ok(None);
+            }
             // Columnar on the wire; transposed into rows here. Every query leakhound
             // sends casts its columns to String, so no other type needs decoding.
+            let rows = if cols == 0 { 0 } else { rows };
             let mut table: Vec<Vec<Vec<u8>>> =
                 vec![Vec::with_capacity(cols as usize); rows as usize];
             for _ in 0..cols {
@@ -704,5 +712,27 @@ mod tests {
         assert!(parse_query_packet(&b[..b.len() - 1], 54413)
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn a_declared_million_rows_waits_for_their_bytes() {
+        let mut b = Vec::new();
+        put_varint(&mut b, 1);
+        put_str(&mut b, "");
+        put_varint(&mut b, 0);
+        put_varint(&mut b, 1); // one column
+        put_varint(&mut b, 1_000_000); // a million rows, and no bytes for them
+        put_str(&mut b, "x");
+        put_str(&mut b, "String");
+        assert!(parse_query_packet(&b, 54413).unwrap().is_none());
+        // Zero columns: the declared rows carry nothing and make no table.
+        let mut z = Vec::new();
+        put_varint(&mut z, 1);
+        put_str(&mut z, "");
+        put_varint(&mut z, 0);
+        put_varint(&mut z, 0);
+        put_varint(&mut z, 1_000_000);
+        let (n, p) = parse_query_packet(&z, 54413).unwrap().unwrap();
+        assert_eq!((n, p), (z.len(), QueryPacket::Data(Vec::new())));
     }
 }
