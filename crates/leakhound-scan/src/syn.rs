@@ -242,17 +242,17 @@ where
     let sport = 61000 + (cookie.of(Ipv4Addr::UNSPECIFIED, 0, 0) % 4000) as u16;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let last_reply = Arc::new(Mutex::new(Instant::now()));
+    // (first valid reply, latest valid reply): the first gives a round-trip estimate
+    // (an upper bound: it includes the reader's scheduling), the latest tells when the line
+    // has gone quiet.
+    let replies: Arc<Mutex<(Option<Instant>, Instant)>> =
+        Arc::new(Mutex::new((None, Instant::now())));
     // Open endpoints, and the count of valid replies (open or closed).
     type Found = (HashSet<(Ipv4Addr, u16)>, u64);
     let found: Arc<Mutex<Found>> = Arc::default();
     let reader = {
-        let (stop, last_reply, found, cookie) = (
-            stop.clone(),
-            last_reply.clone(),
-            found.clone(),
-            cookie.clone(),
-        );
+        let (stop, replies, found, cookie) =
+            (stop.clone(), replies.clone(), found.clone(), cookie.clone());
         let fd = rx.0;
         std::thread::spawn(move || {
             let mut buf = [0u8; 2048];
@@ -264,7 +264,10 @@ where
                     continue;
                 }
                 if let Some((ip, port, open)) = parse_reply(&buf[..n as usize], sport, &cookie) {
-                    *last_reply.lock().unwrap() = Instant::now();
+                    let now = Instant::now();
+                    let mut r = replies.lock().unwrap();
+                    r.0.get_or_insert(now);
+                    r.1 = now;
                     let mut f = found.lock().unwrap();
                     f.1 += 1;
                     if open {
@@ -348,15 +351,23 @@ where
         }
         Ok(())
     })();
-    // Replies still in flight: wait until the line has been quiet a while (a few round
-    // trips on any sane network), never longer than `wait`.
+    // Replies still in flight: wait until the line has been quiet for four round trips
+    // (estimated from the first reply, at least 50 ms), never longer than `wait`; with no
+    // reply at all, the whole `wait`.
     let sent_at = Instant::now();
-    let quiet = Duration::from_millis(300).min(opts.wait);
     loop {
-        std::thread::sleep(Duration::from_millis(20));
-        let idle = last_reply.lock().unwrap().elapsed();
+        std::thread::sleep(Duration::from_millis(10));
+        let (first, last) = *replies.lock().unwrap();
         let waited = sent_at.elapsed();
-        if waited >= opts.wait || (idle >= quiet && waited >= quiet) {
+        let quiet = first.map(|f| {
+            (f.saturating_duration_since(started) * 4 + Duration::from_millis(20))
+                .clamp(Duration::from_millis(50), opts.wait)
+        });
+        let done = match quiet {
+            Some(q) => last.elapsed() >= q && waited >= q,
+            None => false,
+        };
+        if done || waited >= opts.wait {
             break;
         }
     }
