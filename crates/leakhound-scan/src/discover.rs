@@ -19,12 +19,23 @@ pub enum PortState {
 pub async fn connect_scan(addr: SocketAddr, timeout: Duration, retries: u32) -> PortState {
     for _ in 0..=retries {
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-            // Scanning a local port that is also the ephemeral source port can connect the
-            // socket to itself (TCP simultaneous open): nothing listens there.
-            Ok(Ok(stream)) if stream.local_addr().ok() == stream.peer_addr().ok() => {
-                return PortState::Closed
+            Ok(Ok(stream)) => {
+                if !really_open(&stream) {
+                    return PortState::Closed;
+                }
+                drop(stream);
+                // Two of the scan's own sockets can connect to each other (TCP simultaneous
+                // open: A on port x dials y while B on port y dials x), which looks like two
+                // open ports in the ephemeral range of the scanner's own address. It never
+                // happens twice to one port, and a listener answers every time: ask again.
+                if ephemeral().contains(&addr.port()) {
+                    return match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+                        Ok(Ok(again)) if really_open(&again) => PortState::Open,
+                        _ => PortState::Closed,
+                    };
+                }
+                return PortState::Open;
             }
-            Ok(Ok(_stream)) => return PortState::Open,
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 return PortState::Closed
             }
@@ -32,6 +43,30 @@ pub async fn connect_scan(addr: SocketAddr, timeout: Duration, retries: u32) -> 
         }
     }
     PortState::Filtered
+}
+
+/// A connected socket whose peer is not itself: a local port that is also the ephemeral
+/// source port connects the socket to itself, and nothing listens there.
+fn really_open(stream: &TcpStream) -> bool {
+    stream.local_addr().ok() != stream.peer_addr().ok()
+}
+
+/// The kernel's ephemeral port range (Linux's default when it cannot be read).
+pub fn ephemeral() -> std::ops::RangeInclusive<u16> {
+    static RANGE: std::sync::OnceLock<std::ops::RangeInclusive<u16>> = std::sync::OnceLock::new();
+    RANGE
+        .get_or_init(|| {
+            let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+                .unwrap_or_default();
+            let mut it = text
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u16>().ok());
+            match (it.next(), it.next()) {
+                (Some(a), Some(b)) if a <= b => a..=b,
+                _ => 32768..=60999,
+            }
+        })
+        .clone()
 }
 
 /// Raises the soft open-files limit to the hard limit and returns the number of sockets

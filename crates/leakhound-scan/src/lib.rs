@@ -597,6 +597,88 @@ fn accept_all_result(
     (result, vec![finding])
 }
 
+type Deferred = (Endpoint, EndpointResult, Vec<Finding>);
+
+/// What every endpoint's task shares.
+struct Shared {
+    cfg: Arc<ScanConfig>,
+    probes: Arc<Vec<Box<dyn Probe>>>,
+    classifier: Option<Arc<Classifier>>,
+    events: mpsc::Sender<Event>,
+    probe_slots: Arc<Semaphore>,
+    host_slots: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
+    stats: Arc<Mutex<Stats>>,
+    /// Hosts whose ClickHouse HTTP interface is open.
+    http_open: Arc<Mutex<std::collections::HashSet<IpAddr>>>,
+    /// Open native endpoints waiting for the end of the scan.
+    deferred: Arc<Mutex<Vec<Deferred>>>,
+    /// Open ports per host.
+    host_open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// An open port: report it, then (unless discovery only, or the host answers everything)
+/// probe it within its host's and the scan's slots.
+async fn on_open(shared: Arc<Shared>, ep: Endpoint) {
+    let cfg = &shared.cfg;
+    shared.stats.lock().unwrap().open_ports += 1;
+    Progress::bump(&cfg.progress.open);
+    let _ = shared.events.send(Event::PortOpen(ep.clone())).await;
+    let open_here = {
+        let mut m = shared.host_open.lock().unwrap();
+        let n = m.entry(ep.ip).or_insert(0);
+        *n += 1;
+        *n
+    };
+    let Some(classifier) = shared.classifier.as_ref().filter(|_| !cfg.discovery_only) else {
+        return;
+    };
+    // Past the threshold the host is answering everything: probing each port would only
+    // wait out timeouts (and a honeypot would love the traffic).
+    if cfg.port_threshold > 0 && open_here > cfg.port_threshold {
+        return;
+    }
+    let host_sem = shared
+        .host_slots
+        .lock()
+        .unwrap()
+        .entry(ep.ip)
+        .or_insert_with(|| Arc::new(Semaphore::new(cfg.per_host_concurrency.max(1))))
+        .clone();
+    let _host = host_sem.acquire_owned().await.expect("never closed");
+    let _slot = shared
+        .probe_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("never closed");
+    let (result, findings) = probe_endpoint(
+        &ep,
+        &shared.probes,
+        &cfg.probe,
+        classifier,
+        cfg.endpoint_budget,
+    )
+    .await;
+    shared.stats.lock().unwrap().probed += 1;
+    Progress::bump(&cfg.progress.probed);
+    if result.access == Access::Open {
+        match result.service {
+            Service::ClickhouseHttp => {
+                shared.http_open.lock().unwrap().insert(ep.ip);
+            }
+            Service::ClickhouseNative => {
+                shared.deferred.lock().unwrap().push((ep, result, findings));
+                return;
+            }
+            _ => {}
+        }
+    }
+    let _ = shared
+        .events
+        .send(Event::Endpoint(Box::new(result), findings))
+        .await;
+}
+
 /// Runs a whole scan, sending events as endpoints finish; returns the totals. The
 /// classifier may be `None` only with `discovery_only` (building it costs more than a
 /// small discovery run).
@@ -618,7 +700,6 @@ pub async fn run(
     // ClickHouse enumeration goes over HTTP when a host has it open; open native endpoints
     // wait until the end of the scan to learn whether they must enumerate themselves.
     let http_open: Arc<Mutex<std::collections::HashSet<IpAddr>>> = Arc::default();
-    type Deferred = (Endpoint, EndpointResult, Vec<Finding>);
     let deferred: Arc<Mutex<Vec<Deferred>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
 
@@ -705,6 +786,18 @@ pub async fn run(
     let mut host_pace = HostPacer::new(cfg.per_host_rate);
     // Open ports per host (only hosts with one), to spot hosts that accept every port.
     let host_open: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    let shared = Arc::new(Shared {
+        cfg: cfg.clone(),
+        probes,
+        classifier: classifier.clone(),
+        events: events.clone(),
+        probe_slots,
+        host_slots,
+        stats: stats.clone(),
+        http_open: http_open.clone(),
+        deferred: deferred.clone(),
+        host_open: host_open.clone(),
+    });
     for (ep, known_open) in endpoints {
         if !cfg.skip.is_empty() && cfg.skip.contains(&ep.socket().to_string()) {
             stats.lock().unwrap().skipped += 1;
@@ -722,22 +815,15 @@ pub async fn run(
         if !known_open {
             stats.lock().unwrap().attempted += 1;
         }
-        let (cfg, probes, classifier, events, probe_slots, host_slots, stats) = (
-            cfg.clone(),
-            probes.clone(),
-            classifier.clone(),
-            events.clone(),
-            probe_slots.clone(),
-            host_slots.clone(),
-            stats.clone(),
-        );
-        let (http_open, deferred, host_open) =
-            (http_open.clone(), deferred.clone(), host_open.clone());
+        let shared = shared.clone();
         let wait = host_pace.delay(ep.ip);
+        // The task stays small (one Arc and the endpoint): most endpoints are closed, and
+        // the probing state machine is boxed only for the few that are open.
         tasks.spawn(async move {
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
+            let cfg = &shared.cfg;
             let state = if known_open {
                 discover::PortState::Open
             } else {
@@ -747,53 +833,9 @@ pub async fn run(
             if !known_open {
                 Progress::bump(&cfg.progress.attempted);
             }
-            if state != discover::PortState::Open {
-                return;
+            if state == discover::PortState::Open {
+                Box::pin(on_open(shared, ep)).await;
             }
-            stats.lock().unwrap().open_ports += 1;
-            Progress::bump(&cfg.progress.open);
-            let _ = events.send(Event::PortOpen(ep.clone())).await;
-            let open_here = {
-                let mut m = host_open.lock().unwrap();
-                let n = m.entry(ep.ip).or_insert(0);
-                *n += 1;
-                *n
-            };
-            let Some(classifier) = classifier.filter(|_| !cfg.discovery_only) else {
-                return;
-            };
-            // Past the threshold the host is answering everything: probing each port would
-            // only wait out timeouts (and a honeypot would love the traffic).
-            if cfg.port_threshold > 0 && open_here > cfg.port_threshold {
-                return;
-            }
-            let host_sem = host_slots
-                .lock()
-                .unwrap()
-                .entry(ep.ip)
-                .or_insert_with(|| Arc::new(Semaphore::new(cfg.per_host_concurrency.max(1))))
-                .clone();
-            let _host = host_sem.acquire_owned().await.expect("never closed");
-            let _slot = probe_slots.acquire_owned().await.expect("never closed");
-            let (result, findings) =
-                probe_endpoint(&ep, &probes, &cfg.probe, &classifier, cfg.endpoint_budget).await;
-            stats.lock().unwrap().probed += 1;
-            Progress::bump(&cfg.progress.probed);
-            if result.access == Access::Open {
-                match result.service {
-                    Service::ClickhouseHttp => {
-                        http_open.lock().unwrap().insert(ep.ip);
-                    }
-                    Service::ClickhouseNative => {
-                        deferred.lock().unwrap().push((ep, result, findings));
-                        return;
-                    }
-                    _ => {}
-                }
-            }
-            let _ = events
-                .send(Event::Endpoint(Box::new(result), findings))
-                .await;
         });
         // Reap finished tasks as we go so the set stays small.
         while tasks.try_join_next().is_some() {}
