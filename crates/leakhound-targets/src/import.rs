@@ -631,7 +631,7 @@ fn json_objects(bytes: &[u8], mut each: impl FnMut(usize, Result<&[u8], &'static
             b' ' | b'\t' | b'\r' | b',' | b'[' | b']' => i += 1,
             b'{' => {
                 let (start, start_line) = (i, line);
-                let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+                let (mut depth, mut string) = (0usize, JsonString::default());
                 let mut end = None;
                 while i < bytes.len() {
                     let c = bytes[i];
@@ -639,18 +639,11 @@ fn json_objects(bytes: &[u8], mut each: impl FnMut(usize, Result<&[u8], &'static
                     if c == b'\n' {
                         line += 1;
                     }
-                    if in_str {
-                        if escaped {
-                            escaped = false;
-                        } else if c == b'\\' {
-                            escaped = true;
-                        } else if c == b'"' {
-                            in_str = false;
-                        }
+                    if string.inside(c) {
                         continue;
                     }
                     match c {
-                        b'"' => in_str = true,
+                        b'"' => string.open(),
                         b'{' | b'[' => depth += 1,
                         b'}' | b']' => {
                             depth = depth.saturating_sub(1);
@@ -696,18 +689,11 @@ fn parse_object(slice: &[u8]) -> Result<Map<String, Value>, String> {
 /// quotes each bare word outside a string that is followed by `:`.
 fn quote_bare_keys(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len() + 16);
-    let (mut i, mut in_str, mut escaped) = (0, false, false);
+    let (mut i, mut string) = (0, JsonString::default());
     while i < s.len() {
         let c = s[i];
-        if in_str {
+        if string.inside(c) {
             out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_str = false;
-            }
             i += 1;
         } else if c.is_ascii_alphabetic() || c == b'_' {
             let start = i;
@@ -724,12 +710,44 @@ fn quote_bare_keys(s: &[u8]) -> Vec<u8> {
                 out.extend_from_slice(word);
             }
         } else {
-            in_str = c == b'"';
+            if c == b'"' {
+                string.open();
+            }
             out.push(c);
             i += 1;
         }
     }
     out
+}
+
+/// Where a byte-by-byte walk over JSON text stands with respect to strings, so brackets and
+/// bare words inside a string are not taken for structure.
+#[derive(Default)]
+struct JsonString {
+    inside: bool,
+    escaped: bool,
+}
+
+impl JsonString {
+    /// Call at an opening quote outside a string.
+    fn open(&mut self) {
+        self.inside = true;
+    }
+
+    /// Whether `c` belongs to a string (its closing quote included); advances the state.
+    fn inside(&mut self, c: u8) -> bool {
+        if !self.inside {
+            return false;
+        }
+        if self.escaped {
+            self.escaped = false;
+        } else if c == b'\\' {
+            self.escaped = true;
+        } else if c == b'"' {
+            self.inside = false;
+        }
+        true
+    }
 }
 
 /// One JSON record per line; a line's trailing comma is ignored, so that masscan's old

@@ -385,12 +385,7 @@ fn hostile_servers_get_honest_states_within_budget_and_bounded_memory() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     // Only the host-level flag is a finding; no hostile endpoint is reported as exposing
     // anything.
-    let rules: Vec<&str> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = super::servers::rule_ids(&doc);
     assert_eq!(rules, ["host.accepts-every-port"], "{doc:#}");
 
     // The accept-everything host: flagged once, 100 ports probed (none a service), the

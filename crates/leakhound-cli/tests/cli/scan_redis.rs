@@ -334,12 +334,7 @@ fn requirepass_server_is_auth_required_and_yields_no_content() {
     assert!(ep["version"].is_null(), "nothing was read, not even INFO");
     assert!(ep["tables"].as_array().unwrap().is_empty());
     assert!(ep["databases"].as_array().unwrap().is_empty());
-    let rules: Vec<&str> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = super::servers::rule_ids(&doc);
     assert_eq!(rules, vec!["redis.auth-required"], "{doc:#}");
     // The data is there: the server just would not hand it out.
     let planted = Command::new("redis-cli")

@@ -44,6 +44,16 @@ pub fn endpoint<'a>(doc: &'a serde_json::Value, ip: &str, port: u16) -> &'a serd
         .unwrap_or_else(|| panic!("no endpoint {ip}:{port} in {doc:#}"))
 }
 
+/// The rule of every finding, in report order.
+pub fn rule_ids(doc: &serde_json::Value) -> Vec<&str> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect()
+}
+
 /// Findings on `ip:port` with this rule.
 pub fn findings<'a>(
     doc: &'a serde_json::Value,
