@@ -321,6 +321,7 @@ where
                     },
                     sin_zero: [0; 8],
                 };
+                let give_up = Instant::now() + Duration::from_secs(5);
                 loop {
                     // SAFETY: the packet and address live across the call.
                     let r = unsafe {
@@ -338,7 +339,7 @@ where
                     }
                     let e = io::Error::last_os_error();
                     // A full device queue: give it a moment rather than drop the probe.
-                    if e.raw_os_error() == Some(libc::ENOBUFS) {
+                    if e.raw_os_error() == Some(libc::ENOBUFS) && Instant::now() < give_up {
                         std::thread::sleep(Duration::from_micros(200));
                         continue;
                     }
