@@ -100,8 +100,6 @@ pub struct ContactLog {
     pub stalls: u32,
     /// Connections reset or closed after sending part of a message.
     pub cut: u32,
-    /// Connections reset or closed before sending anything.
-    pub closed_silent: u32,
     /// The probe now talking (set by the scan engine).
     pub probe: Option<leakhound_model::Service>,
     /// Messages a probe's parser rejected or found over its cap, with the probe and the
@@ -418,14 +416,10 @@ impl Conn {
             }
             Ok(Err(e)) => {
                 self.buf.truncate(old);
-                let spoke = self.read_total > 0;
-                note(|c| {
-                    if spoke {
-                        c.cut += 1
-                    } else {
-                        c.closed_silent += 1
-                    }
-                });
+                // A close before any byte needs no count: no bytes and no silence says it.
+                if self.read_total > 0 {
+                    note(|c| c.cut += 1);
+                }
                 return Err(e.into());
             }
             Ok(Ok(n)) => n,
@@ -476,14 +470,9 @@ impl Conn {
                 r => r?,
             };
             if got == 0 {
-                let (partial, silent) = (!self.buf.is_empty(), self.read_total == 0);
-                note(|c| {
-                    if partial {
-                        c.cut += 1
-                    } else if silent {
-                        c.closed_silent += 1
-                    }
-                });
+                if !self.buf.is_empty() {
+                    note(|c| c.cut += 1);
+                }
                 return Err(NetError::Closed);
             }
         }

@@ -52,7 +52,7 @@ fn really_open(stream: &TcpStream) -> bool {
 }
 
 /// The kernel's ephemeral port range (Linux's default when it cannot be read).
-pub fn ephemeral() -> std::ops::RangeInclusive<u16> {
+fn ephemeral() -> std::ops::RangeInclusive<u16> {
     static RANGE: std::sync::OnceLock<std::ops::RangeInclusive<u16>> = std::sync::OnceLock::new();
     RANGE
         .get_or_init(|| {

@@ -33,8 +33,6 @@ pub struct SynOptions {
 pub struct SynStats {
     /// SYNs sent (every pass).
     pub sent: u64,
-    /// Replies that carried a valid cookie (SYN-ACK or RST).
-    pub answered: u64,
     /// Endpoints skipped because SYN mode speaks IPv4 only.
     pub skipped_v6: u64,
 }
@@ -247,14 +245,12 @@ where
     // has gone quiet.
     let replies: Arc<Mutex<(Option<Instant>, Instant)>> =
         Arc::new(Mutex::new((None, Instant::now())));
-    // Open endpoints, and the count of valid replies (open or closed).
-    type Found = (HashSet<(Ipv4Addr, u16)>, u64);
-    let found: Arc<Mutex<Found>> = Arc::default();
     let reader = {
-        let (stop, replies, found, cookie) =
-            (stop.clone(), replies.clone(), found.clone(), cookie.clone());
+        let (stop, replies, cookie) = (stop.clone(), replies.clone(), cookie.clone());
         let fd = rx.0;
+        // The reader owns the open set and hands it back when it is stopped.
         std::thread::spawn(move || {
+            let mut found: HashSet<(Ipv4Addr, u16)> = HashSet::new();
             let mut buf = [0u8; 2048];
             while !stop.load(Ordering::Relaxed) {
                 // SAFETY: buf is writable for its length.
@@ -268,13 +264,12 @@ where
                     let mut r = replies.lock().unwrap();
                     r.0.get_or_insert(now);
                     r.1 = now;
-                    let mut f = found.lock().unwrap();
-                    f.1 += 1;
                     if open {
-                        f.0.insert((ip, port));
+                        found.insert((ip, port));
                     }
                 }
             }
+            found
         })
     };
 
@@ -373,13 +368,8 @@ where
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let _ = reader.join();
+    let open = reader.join().unwrap_or_default();
     result?;
-    let (open, answered) = {
-        let f = found.lock().unwrap();
-        (f.0.clone(), f.1)
-    };
-    stats.answered = answered;
     let mut open: Vec<(Ipv4Addr, u16)> = open.into_iter().collect();
     open.sort();
     let endpoints = open
