@@ -48,13 +48,17 @@ fn config(args: &ScanArgs) -> anyhow::Result<ScanConfig> {
     let mut imported = Vec::new();
     let mut import_notes = Vec::new();
     for f in &args.import {
-        let bytes = if f.as_os_str() == "-" {
-            let mut b = Vec::new();
-            io::stdin().read_to_end(&mut b)?;
-            b
+        // One byte past the importer's limit is enough for it to refuse the input: a huge
+        // file is never read whole.
+        let limit = leakhound_targets::import::MAX_IMPORT_BYTES as u64 + 1;
+        let mut bytes = Vec::new();
+        if f.as_os_str() == "-" {
+            io::stdin().take(limit).read_to_end(&mut bytes)?;
         } else {
-            std::fs::read(f).with_context(|| format!("reading {}", f.display()))?
-        };
+            std::fs::File::open(f)
+                .and_then(|file| file.take(limit).read_to_end(&mut bytes))
+                .with_context(|| format!("reading {}", f.display()))?;
+        }
         let got = parse_import(&bytes, format, &SystemResolver)
             .with_context(|| format!("importing {}", f.display()))?;
         import_notes.extend(
